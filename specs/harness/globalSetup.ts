@@ -1,0 +1,2 @@
+// Placeholder until the Kafka harness lands: nothing to start yet.
+export default async function setup(): Promise<void> {}
