@@ -1,0 +1,176 @@
+import { ConfigResourceTypes, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
+
+// The harness's own integration test: a real Apache Kafka 3.9 broker, driven with kafkajs.
+
+interface Received {
+  partition: number;
+  message: KafkaMessage;
+}
+
+/** Runs `consumer` until `count` messages arrived (or fails after `timeoutMs` saying how many did). */
+async function consumeCount(
+  consumer: Consumer,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<Received[]> {
+  const received: Received[] = [];
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  await consumer.run({
+    // Offsets are committed explicitly by the test, after everything arrived.
+    autoCommit: false,
+    eachMessage: async ({ partition, message }) => {
+      received.push({ partition, message });
+      if (received.length >= count) done();
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`only ${received.length} of ${count} messages arrived`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([all, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return received;
+}
+
+describe('real Kafka broker (harness)', () => {
+  let kafka: Kafka;
+
+  beforeAll(async () => {
+    await kafkaBrokers();
+    kafka = newKafkaClient('kafka-broker-spec');
+  });
+
+  it('is a real Apache Kafka 3.9 broker in KRaft mode', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      // A KRaft cluster id: 16 bytes in base64url, as written by `kafka-storage format`.
+      expect(cluster.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(cluster.brokers.length).toBeGreaterThanOrEqual(1);
+
+      const brokerId = String(cluster.brokers[0]!.nodeId);
+      const described = await admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.BROKER, name: brokerId }],
+        includeSynonyms: false,
+      });
+      const entries = described.resources[0]!.configEntries;
+      const protocol = entries.find((e) => e.configName === 'inter.broker.protocol.version');
+      expect(protocol?.configValue).toMatch(/^3\.9(-|$)/);
+      const roles = entries.find((e) => e.configName === 'process.roles');
+      expect(roles?.configValue).toContain('broker');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('delivers 1,000 messages over 3 partitions exactly once and stores the committed offsets', async () => {
+    const topic = uniqueTopic('harness-1k');
+    const groupId = uniqueTopic('harness-1k-group');
+    const total = 1_000;
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    try {
+      expect(
+        await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }),
+      ).toBe(true);
+
+      await producer.connect();
+      for (let start = 0; start < total; start += 100) {
+        const messages = [];
+        for (let i = start; i < start + 100; i++) {
+          messages.push({ key: `key-${i}`, value: `value-${i}`, headers: { seq: String(i) } });
+        }
+        await producer.send({ topic, acks: -1, messages });
+      }
+
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const received = await consumeCount(consumer, total);
+      expect(received).toHaveLength(total);
+
+      // Exactly once: every sent value seen once, with its key and header intact.
+      const seen = new Map<number, number>();
+      for (const { message } of received) {
+        const i = Number(message.headers?.['seq']?.toString());
+        expect(message.key?.toString()).toBe(`key-${i}`);
+        expect(message.value?.toString()).toBe(`value-${i}`);
+        seen.set(i, (seen.get(i) ?? 0) + 1);
+      }
+      expect(seen.size).toBe(total);
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+
+      // Per partition, offsets run 0..n-1 without gaps, and every partition got messages.
+      const perPartition = new Map<number, number[]>();
+      for (const { partition, message } of received) {
+        const offsets = perPartition.get(partition) ?? [];
+        offsets.push(Number(message.offset));
+        perPartition.set(partition, offsets);
+      }
+      expect([...perPartition.keys()].sort()).toEqual([0, 1, 2]);
+      for (const offsets of perPartition.values()) {
+        expect(offsets).toEqual(offsets.map((_, index) => index));
+      }
+
+      await consumer.commitOffsets(
+        [...perPartition].map(([partition, offsets]) => ({
+          topic,
+          partition,
+          offset: String(offsets.length),
+        })),
+      );
+      await consumer.disconnect();
+
+      // The broker's view: high watermarks and committed offsets both equal the counts seen.
+      const counts = [0, 1, 2].map((p) => perPartition.get(p)?.length ?? 0);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(total);
+      const watermarks = await admin.fetchTopicOffsets(topic);
+      expect(
+        watermarks.sort((a, b) => a.partition - b.partition).map((w) => Number(w.high)),
+      ).toEqual(counts);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(
+        committed!.partitions
+          .sort((a, b) => a.partition - b.partition)
+          .map((p) => Number(p.offset)),
+      ).toEqual(counts);
+
+      // A new member of the group resumes from the commit: it sees only what came after.
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: 10 }, (_, k) => ({ key: `late-${k}`, value: `late-${k}` })),
+      });
+      const resumed = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+      await resumed.connect();
+      try {
+        await resumed.subscribe({ topics: [topic], fromBeginning: true });
+        const late = await consumeCount(resumed, 10);
+        expect(late.map((r) => r.message.value?.toString()).sort()).toEqual(
+          Array.from({ length: 10 }, (_, k) => `late-${k}`).sort(),
+        );
+      } finally {
+        await resumed.disconnect();
+      }
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+});

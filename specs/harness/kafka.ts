@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import { inject } from 'vitest';
+
+let brokersOnce: Promise<string[]> | undefined;
+
+/**
+ * Bootstrap addresses of the run's shared Kafka broker: `KAFKA_BROKERS` (comma list) when set,
+ * otherwise the real broker globalSetup starts on the first call of the run (see globalSetup.ts).
+ * Call it in `beforeAll`: the first call of a run may take a few seconds (minutes on a cold cache).
+ *
+ * @example
+ * const brokers = await kafkaBrokers(); // ['127.0.0.1:40123']
+ */
+export function kafkaBrokers(): Promise<string[]> {
+  brokersOnce ??= askForBrokers();
+  return brokersOnce;
+}
+
+/**
+ * A topic name no other test (or earlier run against the same broker) uses.
+ *
+ * @example
+ * uniqueTopic('orders'); // 'orders-8123-m3x1k2-a1b2c3'
+ */
+export function uniqueTopic(prefix: string): string {
+  const safe = prefix.replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100);
+  return `${safe}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A kafkajs client for tests: the shared broker unless `brokers` is given, fast retries (a test
+ * should fail in seconds, not minutes) and silent logs (`KAFKAJS_LOG_LEVEL=debug` overrides).
+ *
+ * @example
+ * const kafka = newKafkaClient('my-spec');
+ * const producer = kafka.producer();
+ */
+export function newKafkaClient(
+  clientId: string,
+  options: { brokers?: string[] } & Partial<Omit<KafkaConfig, 'brokers' | 'clientId'>> = {},
+): Kafka {
+  const { brokers, ...config } = options;
+  return new Kafka({
+    clientId,
+    brokers: brokers ?? kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    requestTimeout: 15_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    ...config,
+  });
+}
+
+async function askForBrokers(): Promise<string[]> {
+  const fromEnv = process.env['KAFKA_BROKERS'];
+  if (fromEnv) {
+    return fromEnv
+      .split(',')
+      .map((address) => address.trim())
+      .filter((address) => address.length > 0);
+  }
+  const url = inject('kafkaHarnessUrl');
+  if (!url)
+    throw new Error(
+      'kafkaBrokers(): no KAFKA_BROKERS and no harness (specs/harness/globalSetup.ts)',
+    );
+  // node:http rather than fetch: undici's 300 s header timeout could cut off a cold Maven download.
+  const body = await new Promise<string>((resolve, reject) => {
+    get(`${url}/brokers`, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve(text));
+      response.on('error', reject);
+    }).on('error', reject);
+  });
+  const answer = JSON.parse(body) as { brokers?: string[]; error?: string };
+  if (!answer.brokers) throw new Error(`The test Kafka broker did not start: ${answer.error}`);
+  return answer.brokers;
+}
