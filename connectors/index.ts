@@ -1,0 +1,4 @@
+/**
+ * Where streams come from and go: the rmas.v1 protobuf wire format and the Kafka connectors.
+ */
+export * from './wire/index.ts';
