@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import { type Consumer, type ConsumerConfig, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
 
 let brokersOnce: Promise<string[]> | undefined;
@@ -30,8 +30,19 @@ export function uniqueTopic(prefix: string): string {
 }
 
 /**
+ * kafkajs with one test default: consumers long-poll 250 ms instead of 5 s, because
+ * `consumer.disconnect()` waits for the poll in flight: 5 s per consumer in every test.
+ */
+class TestKafka extends Kafka {
+  override consumer(config: ConsumerConfig): Consumer {
+    return super.consumer({ maxWaitTimeInMs: 250, ...config });
+  }
+}
+
+/**
  * A kafkajs client for tests: the shared broker unless `brokers` is given, fast retries (a test
- * should fail in seconds, not minutes) and silent logs (`KAFKAJS_LOG_LEVEL=debug` overrides).
+ * should fail in seconds, not minutes), consumers that disconnect at once (see `TestKafka`) and
+ * silent logs (`KAFKAJS_LOG_LEVEL=debug` overrides).
  *
  * @example
  * const kafka = newKafkaClient('my-spec');
@@ -42,7 +53,7 @@ export function newKafkaClient(
   options: { brokers?: string[] } & Partial<Omit<KafkaConfig, 'brokers' | 'clientId'>> = {},
 ): Kafka {
   const { brokers, ...config } = options;
-  return new Kafka({
+  return new TestKafka({
     clientId,
     brokers: brokers ?? kafkaBrokers,
     logLevel: logLevel.NOTHING,
