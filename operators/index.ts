@@ -1,0 +1,75 @@
+/**
+ * operators/: the RecursiveMAS method as RxJS operators over typed messages, each with the pure
+ * tensor function beside it (what training and the runtime call inside tf.grad / batched passes).
+ */
+export { OperatorError, type OperatorErrorCode } from './errors.ts';
+export {
+  innerLinkJacobianNorm,
+  jacobianSpectralNorm,
+  type RowMap,
+  rowMapJacobian,
+  spectralNorm,
+  textHandoff,
+  textHandoffJacobianNorm,
+} from './jacobian.ts';
+export { gelu } from './links/gelu.ts';
+export { type LayerNormParams, layerNorm, TORCH_LAYER_NORM_EPS } from './links/layerNorm.ts';
+export {
+  deserializeLink,
+  LINK_MANIFEST_FORMAT,
+  type LinkManifest,
+  loadLink,
+  saveLink,
+  serializeLink,
+} from './links/linkStore.ts';
+export {
+  applyLink,
+  createRecursiveLink,
+  DEFAULT_LINK_VARIANT,
+  INNER_LINK_VARIANTS,
+  type InnerLinkVariant,
+  type LinearParams,
+  type LinkInit,
+  type LinkKind,
+  type LinkOptions,
+  type LinkSpec,
+  type LinkStructure,
+  type LinkVariant,
+  linkStructure,
+  normalizeLinkVariant,
+  OUTER_LINK_VARIANTS,
+  type OuterLinkVariant,
+  RecursiveLink,
+  resolveLinkSpec,
+} from './links/recursiveLink.ts';
+export { ridgeRegression, solveRidge } from './links/ridge.ts';
+export {
+  hiddenStateStd,
+  type InnerRidgeOptions,
+  initInnerLinkFromRidge,
+  initOuterLinkFromRidge,
+  LATENT_REALIGN_LAMBDA,
+  type LatentRealignment,
+  LINEAR_REGIME_EPSILON,
+  latentRealignment,
+  type OuterRidgeFit,
+  type OuterRidgeOptions,
+  outerRidgeFit,
+} from './links/ridgeInit.ts';
+export {
+  attentionFlops,
+  decodingVsLatentStepFlops,
+  denseFlopsPerPosition,
+  type ForwardShape,
+  forwardFlops,
+  linkFlops,
+  lmHeadFlops,
+} from './usage/flops.ts';
+export {
+  groupUsage,
+  sumUsage,
+  type UsageEntry,
+  UsageLedger,
+  type UsagePhase,
+  type UsageTotals,
+} from './usage/ledger.ts';
