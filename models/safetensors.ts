@@ -48,7 +48,7 @@ export interface SafetensorsTensor {
   data: Float32Array | Int32Array;
 }
 
-/** Where a tensor's bytes are, before decoding. Offsets are into the whole file. */
+/** Where a tensor's bytes are, before decoding: offsets into the data section (after the header). */
 export interface SafetensorsEntryInfo {
   dtype: SafetensorsDtype;
   shape: number[];
@@ -76,27 +76,79 @@ export function openSafetensors(
   options: { file?: string } = {},
 ): SafetensorsView {
   const file = options.file ?? '<safetensors bytes>';
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.byteLength, file);
+  const { metadata, entries } = parseSafetensorsHeader(
+    bytes.subarray(8, 8 + headerLength),
+    bytes.byteLength - 8 - headerLength,
+    file,
+  );
+  const dataStart = 8 + headerLength;
+  return {
+    metadata,
+    entries,
+    read(name: string): SafetensorsTensor {
+      const entry = entries.get(name);
+      if (entry === undefined) {
+        throw new ModelError('MISSING_WEIGHT', 'no tensor with this name', { file, field: name });
+      }
+      const start = dataStart + entry.byteOffset;
+      const raw = bytes.subarray(start, start + entry.byteLength);
+      return {
+        dtype: entry.dtype,
+        shape: [...entry.shape],
+        data: decodeSafetensorsData(raw, entry.dtype, file, name),
+      };
+    },
+  };
+}
+
+/** Reads the 8-byte little-endian header length and checks it fits in a file of `fileSize` bytes. */
+export function safetensorsHeaderLength(
+  first8: Uint8Array,
+  fileSize: number,
+  file: string,
+): number {
+  if (first8.byteLength < 8 || fileSize < 8) {
+    throw new ModelError(
+      'INVALID_SAFETENSORS',
+      `file is ${fileSize} bytes, shorter than the 8-byte header length`,
+      { file },
+    );
+  }
+  const headerLength = Number(
+    new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true),
+  );
+  if (headerLength > fileSize - 8) {
+    throw new ModelError(
+      'INVALID_SAFETENSORS',
+      `header length ${headerLength} exceeds the file size ${fileSize}`,
+      { file },
+    );
+  }
+  return headerLength;
+}
+
+/**
+ * Parses and validates the JSON header. Entry offsets are relative to the start of the data
+ * section, which is `dataLength` bytes long.
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  file: string,
+): { metadata: Record<string, string>; entries: Map<string, SafetensorsEntryInfo> } {
   const fail = (message: string, field?: string): never => {
     throw new ModelError('INVALID_SAFETENSORS', message, { file, ...(field ? { field } : {}) });
   };
-  if (bytes.byteLength < 8)
-    fail(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.byteLength - 8) {
-    fail(`header length ${headerLength} exceeds the file size ${bytes.byteLength}`);
-  }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch (cause) {
     throw new ModelError('INVALID_SAFETENSORS', 'header is not valid JSON', { file, cause });
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     fail('header is not a JSON object');
   }
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
   const entries = new Map<string, SafetensorsEntryInfo>();
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
@@ -145,26 +197,11 @@ export function openSafetensors(
     entries.set(name, {
       dtype: dtype as SafetensorsDtype,
       shape: shape as number[],
-      byteOffset: dataStart + begin,
+      byteOffset: begin,
       byteLength: expected,
     });
   }
-  return {
-    metadata,
-    entries,
-    read(name: string): SafetensorsTensor {
-      const entry = entries.get(name);
-      if (entry === undefined) {
-        throw new ModelError('MISSING_WEIGHT', 'no tensor with this name', { file, field: name });
-      }
-      const raw = bytes.subarray(entry.byteOffset, entry.byteOffset + entry.byteLength);
-      return {
-        dtype: entry.dtype,
-        shape: [...entry.shape],
-        data: decode(raw, entry.dtype, file, name),
-      };
-    },
-  };
+  return { metadata, entries };
 }
 
 /**
@@ -347,14 +384,16 @@ function encode(
   }
 }
 
-function decode(
+/** Decodes one tensor's raw little-endian bytes (floats to Float32Array, integers to Int32Array). */
+export function decodeSafetensorsData(
   raw: Uint8Array,
   dtype: SafetensorsDtype,
   file: string,
   name: string,
 ): Float32Array | Int32Array {
   // Copy into a fresh, aligned buffer: typed-array views need aligned offsets.
-  const buffer = raw.slice().buffer;
+  // (new Uint8Array(raw) copies; Buffer#slice would not.)
+  const buffer = new Uint8Array(raw).buffer;
   switch (dtype) {
     case 'F32':
       return new Float32Array(buffer);

@@ -30,13 +30,18 @@ export interface DecoderConfig {
     originalMaxPositionEmbeddings: number;
   };
   maxPositionEmbeddings: number;
+  /** q_proj, k_proj and v_proj carry a bias (Qwen2 always; Llama and Qwen3 when `attention_bias`). */
   attentionBias: boolean;
+  /** o_proj carries a bias (Llama and Qwen3 when `attention_bias`; never Qwen2). Omitted: false. */
+  outputBias?: boolean;
   /** Qwen3: RMSNorm on queries and keys per head, before rotary embedding. */
   qkNorm: boolean;
   tieWordEmbeddings: boolean;
   bosTokenId?: number;
   eosTokenIds: number[];
   padTokenId?: number;
+  /** Standard deviation of the random normal init (HF `initializer_range`), used by presets. */
+  initializerRange?: number;
 }
 
 /** Grows by one segment per forward call; one cache per batch of sequences. */
@@ -97,7 +102,11 @@ export interface CausalLM {
     input: Omit<ForwardInput, 'kvCache' | 'returnLogits'>,
     options: SamplingOptions,
   ): number[][];
-  /** Named weights in Hugging Face naming (`model.layers.0.self_attn.q_proj.weight`, ...). */
+  /**
+   * Named weights in Hugging Face naming (`model.layers.0.self_attn.q_proj.weight`, ...). Linear
+   * projection weights (`*_proj.weight`, `lm_head.weight`) are held transposed, [in, out], so the
+   * forward pass uses plain matMul; every other tensor has its Hugging Face shape.
+   */
   readonly weights: ReadonlyMap<string, tf.Variable | tf.Tensor>;
   dispose(): void;
 }
