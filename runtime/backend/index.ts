@@ -27,7 +27,7 @@ export {
 } from './initBackend.ts';
 export { installedBackends } from './loaders.ts';
 export {
-  setTransposedMatMulRouting,
+  setMatMulRouting,
   type WasmKernelStats,
   wasmKernelStats,
 } from './wasmKernels.ts';

@@ -2,12 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KernelInputError } from './errors.ts';
 
-// Two gaps of @tensorflow/tfjs-backend-wasm 4.22.0 that training hits on every step:
-// - `UnsortedSegmentSum` is not registered, and the gradient of `tf.gather` (embedding tables) needs it;
-// - `BatchMatMul` / `_FusedMatMul` with transposeA or transposeB fall off the XNNPACK fast path and run
-//   ~10-20x slower than the plain case, yet every weight gradient asks for a transposed operand.
-// `installWasmKernels()` registers the first and wraps the second: a transposed operand is materialised
-// with the wasm `Transpose` kernel (O(n^2) copies) and the plain, fast kernel does the O(n^3) work.
+// Gaps of @tensorflow/tfjs-backend-wasm 4.22.0 that training hits on every step:
+// - `UnsortedSegmentSum` is not registered, and the gradient of `tf.gather` (embedding tables) needs it.
+// - `BatchMatMul` / `_FusedMatMul` use XNNPACK only for a plain product of two single matrices
+//   (no transpose, batch 1 on both sides); anything else runs a naive C++ loop 10-50x slower. Every
+//   weight gradient asks for a transposed operand and attention multiplies batches of matrices.
+//   That loop also adds a rank-1 bias wrongly after the first row (index min(i*N+j, N-1)).
+// `installWasmKernels()` registers the first and wraps the matmuls so they always reach XNNPACK:
+// transposed operands are materialised with the wasm `Transpose` kernel (O(n^2) copies), a batch
+// against one matrix is folded into the rows of a single product, and equal batches are split into
+// one product per matrix. The O(n^3) work always runs on the fast path.
 
 const WASM = 'wasm';
 
@@ -15,18 +19,24 @@ const WASM = 'wasm';
 export interface WasmKernelStats {
   /** Matmuls (forward or gradient) whose transposed operand(s) were materialised. */
   routedTransposedMatMuls: number;
+  /** Batched matmuls folded into one product or split into one product per matrix. */
+  routedBatchedMatMuls: number;
   /** Calls of the `UnsortedSegmentSum` kernel registered here. */
   unsortedSegmentSums: number;
 }
 
-const stats: WasmKernelStats = { routedTransposedMatMuls: 0, unsortedSegmentSums: 0 };
-let routeTransposed = true;
+const stats: WasmKernelStats = {
+  routedTransposedMatMuls: 0,
+  routedBatchedMatMuls: 0,
+  unsortedSegmentSums: 0,
+};
+let routingEnabled = true;
 let installed = false;
 
 /**
- * Registers the missing wasm kernels and wraps the transposed matmuls, once per process. Must run
- * after `@tensorflow/tfjs-backend-wasm` is imported (its kernels register on import) and before the
- * wasm backend is used; `initBackend()` / `useBackend('wasm')` call it for you.
+ * Registers the missing wasm kernels and wraps the matmuls, once per process. Must run after
+ * `@tensorflow/tfjs-backend-wasm` is imported (its kernels register on import) and before the wasm
+ * backend is used; `initBackend()` / `useBackend('wasm')` call it for you.
  *
  * @example
  * await import('@tensorflow/tfjs-backend-wasm');
@@ -36,22 +46,22 @@ let installed = false;
 export function installWasmKernels(): void {
   if (installed) return;
   registerUnsortedSegmentSum();
-  routeTransposedOperands('BatchMatMul');
-  routeTransposedOperands('_FusedMatMul');
+  routeToFastPath('BatchMatMul');
+  routeToFastPath('_FusedMatMul');
   installed = true;
 }
 
 /**
- * Turns the transposed-matmul routing on (default) or off, for benchmarks that measure the unpatched
- * kernel in the same process. Returns the previous setting.
+ * Turns the matmul routing on (default) or off, for benchmarks that measure the unpatched kernels in
+ * the same process. Returns the previous setting.
  *
  * @example
- * const previous = setTransposedMatMulRouting(false);
- * try { tf.matMul(a, b, true, false).dataSync(); } finally { setTransposedMatMulRouting(previous); }
+ * const previous = setMatMulRouting(false);
+ * try { tf.matMul(a, b, true, false).dataSync(); } finally { setMatMulRouting(previous); }
  */
-export function setTransposedMatMulRouting(enabled: boolean): boolean {
-  const previous = routeTransposed;
-  routeTransposed = enabled;
+export function setMatMulRouting(enabled: boolean): boolean {
+  const previous = routingEnabled;
+  routingEnabled = enabled;
   return previous;
 }
 
@@ -72,7 +82,7 @@ interface MatMulAttrs {
   transposeB: boolean;
 }
 
-function routeTransposedOperands(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
+function routeToFastPath(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
   const original = tf.getKernel(kernelName, WASM);
   const transpose = tf.getKernel('Transpose', WASM);
   if (original == null || transpose == null) {
@@ -89,19 +99,32 @@ function routeTransposedOperands(kernelName: 'BatchMatMul' | '_FusedMatMul'): vo
   };
   const kernelFunc: tf.KernelFunc = (args) => {
     const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
-    if (!routeTransposed || (!transposeA && !transposeB)) return original.kernelFunc(args);
-    const backend = args.backend as BackendWasm;
     const a = args.inputs['a'] as tf.TensorInfo;
     const b = args.inputs['b'] as tf.TensorInfo;
+    const single = batchSize(a) === 1 && batchSize(b) === 1;
+    const float = a.dtype === 'float32' && b.dtype === 'float32';
+    if (!routingEnabled || !float || (single && !transposeA && !transposeB)) {
+      return original.kernelFunc(args);
+    }
+    const backend = args.backend as BackendWasm;
     const plainA = transposeA ? swapLastTwo(a, backend) : a;
     const plainB = transposeB ? swapLastTwo(b, backend) : b;
-    stats.routedTransposedMatMuls++;
-    try {
-      return original.kernelFunc({
+    if (transposeA || transposeB) stats.routedTransposedMatMuls++;
+    // One product on the plain, unbatched fast path: [1, m, k] x [1, k, n] -> [1, m, n].
+    const multiply = (x: tf.TensorInfo, y: tf.TensorInfo) =>
+      original.kernelFunc({
         ...args,
-        inputs: { ...args.inputs, a: plainA, b: plainB },
+        inputs: { ...args.inputs, a: x, b: y },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
-      });
+      }) as tf.TensorInfo;
+    try {
+      return multiplyPlain(
+        plainA,
+        plainB,
+        multiply,
+        backend,
+        kernelName === '_FusedMatMul' && args.inputs['preluActivationWeights'] != null,
+      );
     } finally {
       if (plainA !== a) backend.disposeData(plainA.dataId);
       if (plainB !== b) backend.disposeData(plainB.dataId);
@@ -110,6 +133,80 @@ function routeTransposedOperands(kernelName: 'BatchMatMul' | '_FusedMatMul'): vo
   tf.unregisterKernel(kernelName, WASM);
   // Keep the original setupFunc: it binds the C++ entry point the original kernelFunc calls.
   tf.registerKernel({ ...original, kernelFunc });
+}
+
+/**
+ * `a @ b` for untransposed operands `a: [...batchA, m, k]`, `b: [...batchB, k, n]`, through products
+ * of single matrices only. Batches wasm's own kernel cannot broadcast, and PReLU weights (whose
+ * per-item layout is unknown here), are left to that kernel.
+ */
+function multiplyPlain(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  multiply: (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo,
+  backend: BackendWasm,
+  hasPreluWeights: boolean,
+): tf.TensorInfo {
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const n = b.shape.at(-1)!;
+  const batchA = batchSize(a);
+  const batchB = batchSize(b);
+  const outShape = [
+    ...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
+    m,
+    n,
+  ];
+  const as3d = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ ...x, shape });
+  const withShape = (out: tf.TensorInfo): tf.TensorInfo => ({ ...out, shape: outShape });
+  if (batchA === 1 && batchB === 1) {
+    return withShape(multiply(as3d(a, [1, m, k]), as3d(b, [1, k, n])));
+  }
+  const splittable = batchA === batchB || batchA === 1 || batchB === 1;
+  if (!splittable || hasPreluWeights) {
+    return withShape(multiply(as3d(a, [batchA, m, k]), as3d(b, [batchB, k, n])));
+  }
+  stats.routedBatchedMatMuls++;
+  if (batchB === 1) {
+    // The same matrix for every batch item: stack the items' rows into one product.
+    return withShape(multiply(as3d(a, [1, batchA * m, k]), as3d(b, [1, k, n])));
+  }
+  // One product per batch item, each operand copied out of its batch (XNNPACK caches packed
+  // weights by tensor id, so every item needs a fresh `b` tensor).
+  const batch = Math.max(batchA, batchB);
+  const out = backend.makeOutput([batch, m, n], 'float32');
+  for (let item = 0; item < batch; item++) {
+    const aItem =
+      batchA === 1 ? as3d(a, [1, m, k]) : copySlice(backend, a, item * m * k, [1, m, k]);
+    const bItem = copySlice(backend, b, item * k * n, [1, k, n]);
+    const product = multiply(aItem, bItem);
+    heapFloats(backend, out).set(heapFloats(backend, product), item * m * n);
+    for (const scratch of [product, bItem, ...(aItem.dataId === a.dataId ? [] : [aItem])]) {
+      backend.disposeData(scratch.dataId);
+    }
+  }
+  return withShape(out);
+}
+
+/** A new wasm tensor of `shape` holding `src`'s floats from `offset` on. */
+function copySlice(
+  backend: BackendWasm,
+  src: tf.TensorInfo,
+  offset: number,
+  shape: number[],
+): tf.TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  const size = tf.util.sizeFromShape(shape);
+  // Views taken after makeOutput: an allocation may grow (and detach) the wasm heap.
+  heapFloats(backend, out).set(heapFloats(backend, src).subarray(offset, offset + size));
+  return out;
+}
+
+function heapFloats(backend: BackendWasm, x: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(x) as Float32Array;
+}
+
+function batchSize(x: tf.TensorInfo): number {
+  return tf.util.sizeFromShape(x.shape.slice(0, -2));
 }
 
 /**

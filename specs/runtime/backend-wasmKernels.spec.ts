@@ -4,7 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   initBackend,
   KernelInputError,
-  setTransposedMatMulRouting,
+  setMatMulRouting,
   useBackend,
   wasmKernelStats,
 } from '../../runtime/backend/index.ts';
@@ -125,28 +125,75 @@ describe('wasm kernel fixes', () => {
     tf.dispose([a, b]);
   });
 
-  it('gives the same products routed and unrouted, fused or not', () => {
-    const results = (routing: boolean) => {
-      const previous = setTransposedMatMulRouting(routing);
-      try {
-        return tf.tidy(() => {
-          const a = tf.randomNormal([2, 7, 5], 0, 1, 'float32', 3); // stored [batch, k, m]
-          const b = tf.randomNormal([2, 6, 7], 0, 1, 'float32', 4); // stored [batch, n, k]
-          const bias = tf.randomNormal([6], 0, 1, 'float32', 5);
-          return {
-            both: tf.matMul(a, b, true, true).arraySync(),
-            fused: tf.fused
-              .matMul({ a, b, transposeA: true, transposeB: true, bias, activation: 'relu' })
-              .arraySync(),
-          };
-        });
-      } finally {
-        setTransposedMatMulRouting(previous);
-      }
-    };
-    const routed = results(true);
-    const unrouted = results(false);
-    expectClose(routed.both, unrouted.both, 1e-5, 'matMul');
-    expectClose(routed.fused, unrouted.fused, 1e-5, 'fused');
+  it('folds a batch against one matrix, and splits equal batches into single products', () => {
+    const batched = () => wasmKernelStats().routedBatchedMatMuls;
+    const x = tf.randomNormal([3, 4, 5], 0, 1, 'float32', 6);
+    const w = tf.randomNormal([5, 2], 0, 1, 'float32', 7);
+    const ws = tf.randomNormal([3, 5, 2], 0, 1, 'float32', 8);
+    let before = batched();
+    tf.tidy(() => {
+      tf.matMul(x, w); // [3, 4, 5] x [5, 2]: folded
+      tf.matMul(x, ws); // [3, 4, 5] x [3, 5, 2]: split
+      tf.matMul(w, ws, true, false); // [5, 2]ᵀ x [3, 5, 2]: split, the single matrix shared
+    });
+    expect(batched()).toBe(before + 3);
+    before = batched();
+    tf.tidy(() => {
+      tf.matMul(tf.randomNormal([4, 5]), w); // two single matrices: already the fast path
+    });
+    expect(batched()).toBe(before);
+    tf.dispose([x, w, ws]);
+  });
+
+  // Operand layouts the routing rewrites, each compared with the cpu backend.
+  const layouts = () =>
+    tf.tidy(() => {
+      const t = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+      const bias = t([6], 5);
+      return {
+        batchedBoth: tf.matMul(t([2, 7, 5], 3), t([2, 6, 7], 4), true, true).arraySync(),
+        rank4: tf.matMul(t([2, 3, 4, 5], 9), t([2, 3, 5, 6], 10)).arraySync(),
+        sharedA: tf.matMul(t([4, 5], 11), t([3, 5, 6], 12)).arraySync(),
+        foldedB: tf.matMul(t([3, 4, 5], 13), t([6, 5], 14), false, true).arraySync(),
+        // wasm's own kernel adds a rank-1 bias wrongly after the first row on these (non-XNNPACK) layouts.
+        fusedBatched: tf.fused
+          .matMul({
+            a: t([2, 7, 5], 3),
+            b: t([2, 6, 7], 4),
+            transposeA: true,
+            transposeB: true,
+            bias,
+            activation: 'relu',
+          })
+          .arraySync(),
+        fusedTransposed: tf.fused
+          .matMul({ a: t([7, 5], 15), b: t([7, 6], 16), transposeA: true, bias })
+          .arraySync(),
+        fusedFolded: tf.fused
+          .matMul({ a: t([3, 4, 7], 17), b: t([7, 6], 18), bias, activation: 'elu' })
+          .arraySync(),
+      };
+    });
+
+  it('matches the cpu backend on every rewritten layout (batched, rank 4, shared, folded, fused + bias)', async () => {
+    const here = layouts();
+    const onCpu = await onBackend('cpu', layouts);
+    for (const key of Object.keys(here) as (keyof typeof here)[]) {
+      expectClose(here[key], onCpu[key], 1e-5, key);
+    }
+  });
+
+  it('gives the same plain products with the routing off', () => {
+    const previous = setMatMulRouting(false);
+    let unrouted: ReturnType<typeof layouts>;
+    try {
+      unrouted = layouts();
+    } finally {
+      setMatMulRouting(previous);
+    }
+    const routed = layouts();
+    for (const key of ['batchedBoth', 'rank4', 'sharedA', 'foldedB'] as const) {
+      expectClose(routed[key], unrouted[key], 1e-5, key);
+    }
   });
 });
