@@ -2,6 +2,11 @@
  * operators/: the RecursiveMAS method as RxJS operators over typed messages, each with the pure
  * tensor function beside it (what training and the runtime call inside tf.grad / batched passes).
  */
+export {
+  decodeAnswer,
+  type GeneratedTurn,
+  generateForTurns,
+} from './decodeAnswer.ts';
 export { OperatorError, type OperatorErrorCode } from './errors.ts';
 export {
   innerLinkJacobianNorm,
@@ -12,6 +17,18 @@ export {
   textHandoff,
   textHandoffJacobianNorm,
 } from './jacobian.ts';
+export {
+  type LatentThoughtsOptions,
+  latentRollout,
+  latentRolloutUncached,
+  latentThoughts,
+  type RolloutInput,
+} from './latentThoughts.ts';
+export {
+  type LatentTransferOptions,
+  latentTransfer,
+  transferLatents,
+} from './latentTransfer.ts';
 export { gelu } from './links/gelu.ts';
 export { type LayerNormParams, layerNorm, TORCH_LAYER_NORM_EPS } from './links/layerNorm.ts';
 export {
@@ -57,13 +74,47 @@ export {
   outerRidgeFit,
 } from './links/ridgeInit.ts';
 export {
+  type AnswerMessage,
+  type Batch,
+  disposeTurn,
+  type ErrorRecord,
+  errorRecord,
+  isErrorRecord,
+  type LatentMessage,
+  mergeUsage,
+  type TextMessage,
+  type TurnRequest,
+  turnRequest,
+  withLatents,
+  withText,
+} from './messages.ts';
+export {
+  FEEDBACK_SLOT,
+  fillTextSlots,
+  PLANNER_SLOT,
+  type PromptPiece,
+  padLeftEmbeds,
+  padLeftIds,
+  REFINED_SLOT,
+  SLOT_PATTERN,
+  type SlottedPrompt,
+  spliceLatents,
+  splitPromptAtSlots,
+} from './prompt/splice.ts';
+export { type PreparedTurn, prepareTurns } from './prompt/turnInputs.ts';
+export { elapsedMs, runBatch } from './runBatch.ts';
+export { textTurn } from './textTurn.ts';
+export {
   attentionFlops,
+  decodeFlops,
   decodingVsLatentStepFlops,
   denseFlopsPerPosition,
   type ForwardShape,
   forwardFlops,
+  latentRolloutFlops,
   linkFlops,
   lmHeadFlops,
+  uncachedLatentRolloutFlops,
 } from './usage/flops.ts';
 export {
   groupUsage,

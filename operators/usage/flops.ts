@@ -84,3 +84,79 @@ export function decodingVsLatentStepFlops(
   const inner = linkFlops(innerLink);
   return { vocabProjection, innerLink: inner, ratio: vocabProjection / inner };
 }
+
+/**
+ * A KV-cached latent rollout of m steps after a t-position prompt: the prompt pass (no logits),
+ * then m − 1 one-position passes, each fed R_in of the previous state (m − 1 inner-link calls).
+ *
+ * @example latentRolloutFlops(config, innerSpec, 64, 32)
+ */
+export function latentRolloutFlops(
+  config: DecoderConfig,
+  innerLink: LinkSpec,
+  promptLength: number,
+  steps: number,
+): number {
+  if (steps <= 0) return 0;
+  let flops = forwardFlops(config, {
+    pastLength: 0,
+    newPositions: promptLength,
+    logitPositions: 0,
+  });
+  for (let s = 1; s < steps; s++) {
+    flops += forwardFlops(config, {
+      pastLength: promptLength + s - 1,
+      newPositions: 1,
+      logitPositions: 0,
+    });
+  }
+  return flops + (steps - 1) * linkFlops(innerLink);
+}
+
+/**
+ * The same rollout done as the reference code does it, re-running the whole prefix at every
+ * step (no KV cache): step s recomputes all t + s positions.
+ */
+export function uncachedLatentRolloutFlops(
+  config: DecoderConfig,
+  innerLink: LinkSpec,
+  promptLength: number,
+  steps: number,
+): number {
+  let flops = 0;
+  for (let s = 0; s < steps; s++) {
+    flops += forwardFlops(config, {
+      pastLength: 0,
+      newPositions: promptLength + s,
+      logitPositions: 0,
+    });
+  }
+  return flops + Math.max(0, steps - 1) * linkFlops(innerLink);
+}
+
+/**
+ * Decoding n tokens after a t-position prompt: the prompt pass with one logit row, then n − 1
+ * one-position passes with logits (the last token is never fed back).
+ *
+ * @example decodeFlops(config, 80, 200)
+ */
+export function decodeFlops(
+  config: DecoderConfig,
+  promptLength: number,
+  generated: number,
+): number {
+  if (generated <= 0) return 0;
+  let flops = forwardFlops(config, {
+    pastLength: 0,
+    newPositions: promptLength,
+    logitPositions: 1,
+  });
+  for (let i = 1; i < generated; i++) {
+    flops += forwardFlops(config, {
+      pastLength: promptLength + i - 1,
+      newPositions: 1,
+      logitPositions: 1,
+    });
+  }
+  return flops;
+}
