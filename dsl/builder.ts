@@ -77,7 +77,8 @@ interface EdgeType {
   to: string;
 }
 type AgentTypes = Record<string, AgentType>;
-type NamesOf<A extends AgentTypes> = keyof A & string;
+/** Template literal so that error messages show the names themselves, not this alias. */
+type NamesOf<A extends AgentTypes> = `${keyof A & string}`;
 
 /**
  * Resolves a model reference given as a string.

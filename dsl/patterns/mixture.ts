@@ -23,7 +23,11 @@ export function mixtureSummarizerPrompt(domains: readonly string[]): string {
 export interface MixtureConfig<S extends string, PZ extends string> extends PatternOptions {
   /** Domain specialists, keyed by agent name (`math`, `code`, `science`...). */
   specialists: Record<S, RoleConfig> &
-    ('summarizer' extends S ? { error: 'no specialist may be named "summarizer"' } : unknown);
+    (string extends S
+      ? unknown
+      : 'summarizer' extends S
+        ? { error: 'no specialist may be named "summarizer"' }
+        : unknown);
   summarizer: RoleConfig<PZ> & { prompt?: PZ & PromptCheck<PZ, `latent:${S}`> };
 }
 
