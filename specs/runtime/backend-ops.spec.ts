@@ -98,6 +98,30 @@ describeEachBackend('gather', (backend) => {
     ]);
   });
 
+  it('gathers along axis 1, and its gradient counts each pick (hand-computed)', () => {
+    const { picked, grad } = tf.tidy(() => {
+      const x = tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      const ids = tf.tensor1d([2, 2, 0], 'int32');
+      return {
+        picked: tf.gather(x, ids, 1).arraySync(),
+        grad: tf
+          .grad((t: tf.Tensor) => tf.sum(tf.gather(t, ids, 1)))(x)
+          .arraySync(),
+      };
+    });
+    expect(picked).toEqual([
+      [3, 3, 1],
+      [6, 6, 4],
+    ]);
+    expect(grad).toEqual([
+      [1, 0, 2],
+      [1, 0, 2],
+    ]);
+  });
+
   const next = random(SEED);
   const vocab = 50;
   const hidden = 16;

@@ -195,5 +195,5 @@ describe('backend selection end to end (child processes)', () => {
 
     expect(quiet.info?.name).toBe('cpu');
     expect(quiet.stderrLines).toEqual([]);
-  });
+  }, 180_000); // seven fresh Node processes on a shared 2-core machine
 });
