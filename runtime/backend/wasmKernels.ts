@@ -174,15 +174,23 @@ function multiplyPlain(
   // weights by tensor id, so every item needs a fresh `b` tensor).
   const batch = Math.max(batchA, batchB);
   const out = backend.makeOutput([batch, m, n], 'float32');
-  for (let item = 0; item < batch; item++) {
-    const aItem =
-      batchA === 1 ? as3d(a, [1, m, k]) : copySlice(backend, a, item * m * k, [1, m, k]);
-    const bItem = copySlice(backend, b, item * k * n, [1, k, n]);
-    const product = multiply(aItem, bItem);
-    heapFloats(backend, out).set(heapFloats(backend, product), item * m * n);
-    for (const scratch of [product, bItem, ...(aItem.dataId === a.dataId ? [] : [aItem])]) {
-      backend.disposeData(scratch.dataId);
+  try {
+    for (let item = 0; item < batch; item++) {
+      const aItem =
+        batchA === 1 ? as3d(a, [1, m, k]) : copySlice(backend, a, item * m * k, [1, m, k]);
+      const bItem = copySlice(backend, b, item * k * n, [1, k, n]);
+      const scratch = aItem.dataId === a.dataId ? [bItem] : [aItem, bItem];
+      try {
+        const product = multiply(aItem, bItem);
+        scratch.push(product);
+        heapFloats(backend, out).set(heapFloats(backend, product), item * m * n);
+      } finally {
+        for (const x of scratch) backend.disposeData(x.dataId);
+      }
     }
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
   }
   return withShape(out);
 }
