@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { ConfigResourceTypes, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopic, kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
+import { KafkaBroker } from '../harness/kafkaBroker.ts';
 
 // The harness's own integration test: a real Apache Kafka 3.9 broker, driven with kafkajs.
 
@@ -85,9 +88,7 @@ describe('real Kafka broker (harness)', () => {
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
     try {
-      expect(
-        await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }),
-      ).toBe(true);
+      await createTopic(admin, topic, 3);
 
       await producer.connect();
       for (let start = 0; start < total; start += 100) {
@@ -172,5 +173,81 @@ describe('real Kafka broker (harness)', () => {
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       await admin.disconnect();
     }
+  });
+});
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('a dedicated KafkaBroker survives a crash with its port, data and offsets', () => {
+  let broker: KafkaBroker | undefined;
+
+  afterAll(async () => {
+    await broker?.destroy();
+  });
+
+  it('restarts after SIGKILL on the same address with topics, messages and commits intact', async () => {
+    broker = await KafkaBroker.start();
+    const address = broker.brokers;
+    const port = broker.port!;
+    const workDir = broker.workDir!;
+    const kafka = newKafkaClient('kafka-restart-spec', { brokers: address });
+    const topic = uniqueTopic('restart');
+    const groupId = uniqueTopic('restart-group');
+
+    const admin = kafka.admin();
+    await admin.connect();
+    // The cluster id we formatted the storage with is the one the broker reports.
+    expect((await admin.describeCluster()).clusterId).toBe(broker.clusterId);
+    await createTopic(admin, topic, 1);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: 5 }, (_, i) => ({ value: `before-${i}` })),
+    });
+    await producer.disconnect();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '3' }] });
+    await admin.disconnect();
+
+    await broker.restart({ kill: true });
+    expect(broker.brokers).toEqual(address);
+    expect(await listening(port)).toBe(true);
+
+    const after = newKafkaClient('kafka-restart-spec-after', { brokers: broker.brokers });
+    const admin2 = after.admin();
+    await admin2.connect();
+    try {
+      expect(await admin2.listTopics()).toContain(topic);
+      const [watermark] = await admin2.fetchTopicOffsets(topic);
+      expect(watermark?.high).toBe('5');
+      // The group resumes at its commit (3): it reads the last two messages only.
+      const consumer = after.consumer({ groupId });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        const received = await consumeCount(consumer, 2);
+        expect(received.map((r) => r.message.value?.toString())).toEqual(['before-3', 'before-4']);
+      } finally {
+        await consumer.disconnect();
+      }
+    } finally {
+      await admin2.disconnect();
+    }
+
+    await broker.destroy();
+    expect(broker.running).toBe(false);
+    expect(await listening(port)).toBe(false);
+    expect(existsSync(workDir)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { type Kafka, type KafkaMessage, Partitioners } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
+import { createTopic, kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
 
 // kcat (librdkafka, a C client) is an independent peer: what kafkajs writes, kcat must read, and
 // the other way round, through the same real broker. Keys, values (UTF-8) and headers must survive,
@@ -69,7 +69,7 @@ describe('kcat <-> kafkajs interop on the real broker', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      await createTopic(admin, topic, 3);
     } finally {
       await admin.disconnect();
     }
