@@ -1,0 +1,35 @@
+/**
+ * train/: the inner and outer loops of RecursiveMAS, the LoRA and full fine-tuning baselines, and
+ * the optimisation kit they share (AdamW, cosine schedule with warmup, clipping, accumulation,
+ * checkpoints with exact resume, progress bar, loss curves as SVG).
+ */
+export {
+  CHECKPOINT_FORMAT,
+  type CheckpointState,
+  loadCheckpoint,
+  saveCheckpoint,
+} from './checkpoint.ts';
+export { TrainError, type TrainErrorCode } from './errors.ts';
+export { AdamW, type AdamWConfig, type AdamWState } from './optim/adamw.ts';
+export { clipByGlobalNorm, globalNorm } from './optim/clip.ts';
+export { type CosineScheduleConfig, cosineWithWarmup } from './optim/schedule.ts';
+export {
+  type Bar,
+  barChartSvg,
+  type LineChartOptions,
+  type LinePoint,
+  lineChartSvg,
+  renderVegaLiteSvg,
+  saveLossCurveSvg,
+} from './plots.ts';
+export { type ProgressBar, type ProgressOptions, progressBar } from './progress.ts';
+export { epochOrder, SeededRandom } from './rng.ts';
+export {
+  type BatchLoss,
+  type LossContext,
+  OFFICIAL_TRAIN_CONFIG,
+  type StepReport,
+  type TrainConfig,
+  Trainer,
+  type TrainerOptions,
+} from './trainer.ts';
