@@ -52,7 +52,9 @@ describe('AdamW', () => {
     const got = Array.from(p.dataSync());
     expect(got[0]).toBeCloseTo(0.989, 6);
     const want = handAdamW([1, -2, 0.25], [[0.5, 0.25, -3]], [0.01], [0.9, 0.95], 1e-8, 0.1);
-    got.forEach((x, j) => expect(x).toBeCloseTo(want[j]!, 6));
+    got.forEach((x, j) => {
+      expect(x).toBeCloseTo(want[j]!, 6);
+    });
     g.dispose();
     p.dispose();
     opt.dispose();
@@ -76,7 +78,9 @@ describe('AdamW', () => {
       g.dispose();
     }
     const want = handAdamW(init, grads, lrs, [0.9, 0.999], 1e-8, 0.01);
-    Array.from(p.dataSync()).forEach((x, j) => expect(x).toBeCloseTo(want[j]!, 5));
+    Array.from(p.dataSync()).forEach((x, j) => {
+      expect(x).toBeCloseTo(want[j]!, 5);
+    });
     expect(opt.stepsTaken).toBe(5);
     p.dispose();
     opt.dispose();
