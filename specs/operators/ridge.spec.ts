@@ -7,6 +7,7 @@ import {
   initOuterLinkFromRidge,
   latentRealignment,
 } from '../../operators/links/ridgeInit.ts';
+import { testAgent } from './agents.ts';
 import { fakeAgent, pieceTokenizer, tableModel } from './fakes.ts';
 import * as hand from './handMath.ts';
 import { useWasmAndCheckLeaks } from './wasm.ts';
@@ -232,5 +233,79 @@ describe('outer link ridge init between two agents with different tokenizers', (
     const mean = [0, 1].map((j) => ys.reduce((s, y) => s + y[j]!, 0) / ys.length);
     expect(hand.maxAbsDiff(bias, mean)).toBeLessThan(1e-5);
     expect(Math.max(...proj2.map(Math.abs))).toBe(0);
+  });
+});
+
+describe('ridge inits on real decoders (through the model contract)', () => {
+  it("inner: the realignment from a DecoderLM's LM head and table, checked by hand", async () => {
+    const agent = await testAgent({
+      name: 'a',
+      hidden: 16,
+      tokenizer: 'bytebpe-2k',
+      seed: 9,
+      layers: 1,
+    });
+    // models/ holds lm_head.weight as [in, out] = [d, V]; the table as [V, d].
+    const headT = agent.model.weights.get('lm_head.weight')!.arraySync() as number[][];
+    const table = agent.model.weights.get('model.embed_tokens.weight')!.arraySync() as number[][];
+    const m = handRidge(transpose(headT), table, 1e-5);
+    const link = createRecursiveLink({ kind: 'inner', variant: 'linear_adapter', inDim: 16 });
+    initInnerLinkFromRidge(link, agent.model);
+    const h = hand.matrix(3, 16, hand.seededValues(77));
+    const got = tf.tidy(() => applyLink(link, tf.tensor2d(h)).arraySync());
+    link.dispose();
+    agent.model.dispose();
+    const want = matMul(h, m);
+    const scale = Math.max(...want.flat().map(Math.abs));
+    expect(hand.maxAbsDiff(got.flat(), want.flat()) / scale).toBeLessThan(1e-3);
+  });
+
+  it('inner ln_res_adapter on a DecoderLM: post_LN gets the table mean row, the MLP is finite', async () => {
+    const agent = await testAgent({
+      name: 'a',
+      hidden: 16,
+      tokenizer: 'bytebpe-2k',
+      seed: 9,
+      layers: 1,
+    });
+    const table = agent.model.weights.get('model.embed_tokens.weight')!.arraySync() as number[][];
+    const link = createRecursiveLink({ kind: 'inner', inDim: 16 });
+    initInnerLinkFromRidge(link, agent.model); // measures the hidden-state std with a probe pass
+    const bias = Array.from(link.postNorm!.bias.dataSync());
+    const proj2 = Array.from(link.proj2!.weight.dataSync());
+    link.dispose();
+    agent.model.dispose();
+    const mean = table[0]!.map((_, j) => table.reduce((s, row) => s + row[j]!, 0) / table.length);
+    expect(hand.maxAbsDiff(bias, mean)).toBeLessThan(1e-6);
+    expect(proj2.every(Number.isFinite)).toBe(true);
+  });
+
+  it('outer: fits between two decoders with different tokenizers and widths', async () => {
+    const a = await testAgent({
+      name: 'a',
+      hidden: 16,
+      tokenizer: 'bytebpe-2k',
+      seed: 1,
+      layers: 1,
+    });
+    const b = await testAgent({ name: 'b', hidden: 24, tokenizer: 'spbpe-2k', seed: 2, layers: 1 });
+    const link = createRecursiveLink({ kind: 'outer', inDim: 16, outDim: 24, seed: 3 });
+    initOuterLinkFromRidge(link, {
+      source: a,
+      target: b,
+      texts: [
+        'The quick brown fox jumps over the lazy dog.',
+        'Plans are worthless, planning is everything.',
+      ],
+    });
+    const out = tf.tidy(() =>
+      applyLink(link, tf.randomNormal([2, 16], 0, 0.02, 'float32', 4) as tf.Tensor2D).arraySync(),
+    );
+    link.dispose();
+    a.model.dispose();
+    b.model.dispose();
+    expect(out).toHaveLength(2);
+    expect(out[0]).toHaveLength(24);
+    expect(out.flat().every(Number.isFinite)).toBe(true);
   });
 });
