@@ -325,23 +325,33 @@ describe('validate: properties', () => {
 
   // Each mutation of a valid IR must produce the issue the mutation implies.
   const mutations: [string, (t: TopologyIR) => [Issue['code'], Issue['path']] | undefined][] = [
-    ['rounds 0', (t) => ((t.rounds.max = 0), ['invalid-rounds', ['rounds', 'max']])],
+    [
+      'rounds 0',
+      (t) => {
+        t.rounds.max = 0;
+        return ['invalid-rounds', ['rounds', 'max']];
+      },
+    ],
     [
       'negative m',
-      (t) => (
-        (t.agents[0]!.latentSteps = -1), ['invalid-latent-steps', ['agents', 0, 'latentSteps']]
-      ),
+      (t) => {
+        t.agents[0]!.latentSteps = -1;
+        return ['invalid-latent-steps', ['agents', 0, 'latentSteps']];
+      },
     ],
     [
       'duplicate agent',
-      (t) => (
-        t.agents.push({ ...t.agents[0]! }),
-        ['duplicate-agent', ['agents', t.agents.length - 1, 'name']]
-      ),
+      (t) => {
+        t.agents.push({ ...t.agents[0]! });
+        return ['duplicate-agent', ['agents', t.agents.length - 1, 'name']];
+      },
     ],
     [
       'unknown decoder',
-      (t) => ((t.decode.agent = 'no such agent'), ['unknown-agent', ['decode', 'agent']]),
+      (t) => {
+        t.decode.agent = 'no such agent';
+        return ['unknown-agent', ['decode', 'agent']];
+      },
     ],
     [
       'unknown edge target',
