@@ -20,9 +20,20 @@ export {
   loadTokenizer,
   readTokenizerFiles,
 } from './load.ts';
+export {
+  createPresetAgent,
+  PRESET_NAMES,
+  PRESETS,
+  type PresetDefinition,
+  type PresetTokenizerName,
+  presetConfig,
+  presetTokenizer,
+  presetWeightsDir,
+} from './presets.ts';
 export { ropeInverseFrequencies } from './rope.ts';
 export * from './safetensors.ts';
 export { openSafetensorsFile, type SafetensorsFileView } from './safetensorsFile.ts';
 export { argmax, sampleToken, seededRandom } from './sampling.ts';
+export { saveAgent, saveCausalLM } from './save.ts';
 export { HFTokenizer, type TokenizerFiles } from './tokenizer.ts';
 export type * from './types.ts';
