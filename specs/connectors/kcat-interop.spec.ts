@@ -64,7 +64,7 @@ describe('kcat <-> kafkajs interop on the real broker', () => {
     kafka = newKafkaClient('kcat-interop-spec');
   });
 
-  async function createTopic(prefix: string): Promise<string> {
+  async function newTopic(prefix: string): Promise<string> {
     const topic = uniqueTopic(prefix);
     const admin = kafka.admin();
     await admin.connect();
@@ -77,7 +77,7 @@ describe('kcat <-> kafkajs interop on the real broker', () => {
   }
 
   it('kafkajs consumes what `kcat -P` produced: keys, UTF-8 values, headers', async () => {
-    const topic = await createTopic('kcat-to-kafkajs');
+    const topic = await newTopic('kcat-to-kafkajs');
     const lines = KEYS.map((key, i) => `${key}\t${i === 0 ? 'héllo ✓ 日本' : `value-${i}`}`);
     const produced = await kcat(
       [
@@ -137,7 +137,7 @@ describe('kcat <-> kafkajs interop on the real broker', () => {
   });
 
   it('`kcat -C -e` reads what kafkajs produced: keys, null keys, UTF-8 values, headers', async () => {
-    const topic = await createTopic('kafkajs-to-kcat');
+    const topic = await newTopic('kafkajs-to-kcat');
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     try {

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { type Consumer, type ConsumerConfig, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+} from 'kafkajs';
 import { inject } from 'vitest';
 
 let brokersOnce: Promise<string[]> | undefined;
@@ -59,9 +66,43 @@ export function newKafkaClient(
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
     requestTimeout: 15_000,
-    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    // Short, capped back-off: e.g. the first group coordinator lookup waits for __consumer_offsets.
+    retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 12 },
     ...config,
   });
+}
+
+/**
+ * Creates a topic and waits until the broker serves every partition. Not kafkajs's
+ * `waitForLeaders`: in KRaft mode the broker learns about a new topic a moment after CreateTopics
+ * returns, and kafkajs gives up on the UNKNOWN_TOPIC_OR_PARTITION answer it gets meanwhile.
+ *
+ * @example
+ * await createTopic(admin, uniqueTopic('orders'), 3);
+ */
+export async function createTopic(
+  admin: Admin,
+  topic: string,
+  numPartitions = 1,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: false });
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = 'no metadata yet';
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length === numPartitions && partitions.every((p) => p.leader >= 0)) return;
+      lastProblem = `${partitions.length} of ${numPartitions} partitions with a leader`;
+    } catch (error) {
+      lastProblem = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Topic ${topic} not ready after ${timeoutMs} ms: ${lastProblem}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function askForBrokers(): Promise<string[]> {

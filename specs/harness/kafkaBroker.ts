@@ -21,7 +21,7 @@ export interface KafkaBrokerOptions {
   version?: string;
   /** Holds server.properties and data/. Default: a fresh temp folder, removed by `destroy()`. */
   workDir?: string;
-  /** Broker log (JVM stdout+stderr, appended across restarts). Default: `<cache>/kafka-logs/<time>-<pid>-<port>.log`. */
+  /** Broker log (JVM stdout+stderr, appended across restarts). Default: `<cache>/kafka-logs/<time>-<pid>-<random>.log`. */
   logFile?: string;
   /** Client port on 127.0.0.1. Default: a free port chosen at the first start, kept across restarts. */
   port?: number;
@@ -183,21 +183,24 @@ export class KafkaBroker {
         propertiesFile,
       ],
       // Own process group, so stop() can always take down the wrapper and the JVM together.
-      { cwd: workDir, detached: true, stdio: ['pipe', logFd, logFd] },
+      {
+        cwd: workDir,
+        detached: true,
+        stdio: ['pipe', logFd, logFd],
+        // Throw-away data is deleted by the wrapper if this process dies without destroy().
+        env: this.ownsWorkDir ? { ...process.env, RMAS_BROKER_TEMP_DIR: workDir } : process.env,
+      },
     );
     closeSync(logFd);
     this.child = child;
     this.stopping = false;
-    const pid = child.pid;
-    if (pid !== undefined) liveGroups.add(pid);
-    installExitHook();
-    // Neither the child nor our end of its stdin pipe keeps this process alive; when this process
-    // exits the pipe closes and the wrapper takes the JVM down.
+    // Neither the child nor our end of its stdin pipe keeps this process alive. However this
+    // process ends (exit, signal, crash, SIGKILL) the pipe closes and the wrapper takes the JVM
+    // down, so no exit hook is needed here.
     child.unref();
     (child.stdin as { unref?: () => void } | null)?.unref?.();
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        if (pid !== undefined) liveGroups.delete(pid);
         if (this.child === child) this.child = undefined;
         if (!this.stopping) {
           console.error(
@@ -208,7 +211,6 @@ export class KafkaBroker {
       });
       child.once('error', (error) => {
         console.error(`Kafka broker could not be spawned: ${error.message}; log: ${this.logFile}`);
-        if (pid !== undefined) liveGroups.delete(pid);
         if (this.child === child) this.child = undefined;
         resolve();
       });
@@ -346,20 +348,6 @@ export class KafkaBroker {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-}
-
-/** Process groups (wrapper pid = group id) of brokers started by this process and still running. */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-// The last resort on a normal exit that skipped stop(): kill synchronously, an 'exit' listener
-// cannot wait. (On a crash or SIGKILL the wrapper's stdin watchdog does this job.)
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
-  });
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
