@@ -10,6 +10,17 @@ export {
   saveCheckpoint,
 } from './checkpoint.ts';
 export { TrainError, type TrainErrorCode } from './errors.ts';
+export {
+  type EncodedRoleText,
+  encodeRoleText,
+  type InnerLoopOptions,
+  type InnerLossWeights,
+  innerLinkLoss,
+  innerLoopTrainer,
+  type RoleText,
+  type RoleTextBatch,
+  roleTextBatch,
+} from './inner.ts';
 export { AdamW, type AdamWConfig, type AdamWState } from './optim/adamw.ts';
 export { clipByGlobalNorm, globalNorm } from './optim/clip.ts';
 export { type CosineScheduleConfig, cosineWithWarmup } from './optim/schedule.ts';
