@@ -115,7 +115,12 @@ export class KafkaBroker {
   /** Creates a broker and waits until it serves clients. */
   static async start(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
     const broker = new KafkaBroker(options);
-    await broker.start();
+    try {
+      await broker.start();
+    } catch (error) {
+      await broker.destroy();
+      throw error;
+    }
     return broker;
   }
 

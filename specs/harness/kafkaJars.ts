@@ -59,7 +59,8 @@ export async function ensureKafkaJars(version: string = KAFKA_VERSION): Promise<
     } catch (error) {
       const e = error as { stdout?: string; stderr?: string; message: string };
       throw new Error(
-        `Resolving Apache Kafka ${version} from Maven Central failed (mvn in ${staging}): ` +
+        `Resolving Apache Kafka ${version} from Maven Central failed (mvn in ${staging}; needs Maven ` +
+          `and Java 17: apt-get install maven openjdk-17-jre-headless): ` +
           `${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
       );
     }
