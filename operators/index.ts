@@ -11,6 +11,7 @@ export { OperatorError, type OperatorErrorCode } from './errors.ts';
 export {
   innerLinkJacobianNorm,
   jacobianSpectralNorm,
+  modelTextHandoff,
   type RowMap,
   rowMapJacobian,
   spectralNorm,

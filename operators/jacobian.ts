@@ -8,6 +8,7 @@
  * The spectral norm is then found by power iteration on JᵀJ in float64.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { CausalLM } from '../models/types.ts';
 import { OperatorError } from './errors.ts';
 import { applyLink, type RecursiveLink } from './links/recursiveLink.ts';
 
@@ -140,4 +141,33 @@ export function textHandoffJacobianNorm(
   temperature = 1,
 ): number {
   return jacobianSpectralNorm(textHandoff(embeddingTable, lmHeadWeight, temperature), h);
+}
+
+/**
+ * R_text of an agent, through the model contract: its LM head (`model.lmHead`) and its input
+ * embedding table (looked up once, held until `dispose()`).
+ *
+ * @example
+ * const text = modelTextHandoff(agent.model);
+ * const norm = jacobianSpectralNorm(text.map, h);
+ * text.dispose();
+ */
+export function modelTextHandoff(
+  model: CausalLM,
+  temperature = 1,
+): { map: RowMap; dispose: () => void } {
+  const vocab = model.config.vocabSize;
+  const table = tf.tidy(
+    () =>
+      model
+        .embed(tf.range(0, vocab, 1, 'int32').reshape([1, vocab]) as tf.Tensor2D)
+        .reshape([vocab, model.config.hiddenSize]) as tf.Tensor2D,
+  ); // [V, d]
+  return {
+    map: (x) =>
+      tf.tidy(() =>
+        tf.matMul(tf.softmax(tf.div(model.lmHead(x), temperature)) as tf.Tensor2D, table),
+      ),
+    dispose: () => table.dispose(),
+  };
 }

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   innerLinkJacobianNorm,
   jacobianSpectralNorm,
+  modelTextHandoff,
   rowMapJacobian,
   spectralNorm,
   textHandoffJacobianNorm,
 } from '../../operators/jacobian.ts';
 import { createRecursiveLink } from '../../operators/links/recursiveLink.ts';
+import { testAgent } from './agents.ts';
 import * as hand from './handMath.ts';
 import { useWasmAndCheckLeaks } from './wasm.ts';
 
@@ -116,5 +118,31 @@ describe('Jacobian spectral norms', () => {
     });
     expect(norm).toBeCloseTo(sigmaMax2x2(j), 4);
     expect(confident).toBeLessThan(1e-6);
+  });
+});
+
+describe('text hand-off of a real agent', () => {
+  it('modelTextHandoff is W_in·softmax(W_out·h) with the model’s own head and table', async () => {
+    const agent = await testAgent({
+      name: 'a',
+      hidden: 16,
+      tokenizer: 'bytebpe-2k',
+      seed: 5,
+      layers: 1,
+    });
+    const table = agent.model.weights.get('model.embed_tokens.weight')! as tf.Tensor2D; // [V, d]
+    const headT = agent.model.weights.get('lm_head.weight')! as tf.Tensor2D; // [d, V] (held [in, out])
+    const text = modelTextHandoff(agent.model);
+    const [viaModel, viaTables] = tf.tidy(() => {
+      const h = tf.randomNormal([16], 0, 3, 'float32', 8) as tf.Tensor1D;
+      return [
+        jacobianSpectralNorm(text.map, h),
+        textHandoffJacobianNorm(table, tf.transpose(headT) as tf.Tensor2D, h),
+      ];
+    });
+    text.dispose();
+    agent.model.dispose();
+    expect(viaModel).toBeGreaterThan(0);
+    expect(Math.abs(viaModel! - viaTables!) / viaTables!).toBeLessThan(1e-4);
   });
 });
