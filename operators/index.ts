@@ -1,6 +1,17 @@
 /**
  * operators/: the RecursiveMAS method as RxJS operators over typed messages, each with the pure
  * tensor function beside it (what training and the runtime call inside tf.grad / batched passes).
+ *
+ * Streams carry `Batch<T>` (arrays of per-request messages, possibly with `ErrorRecord`s that
+ * pass through). A message owns its tensors; an operator that consumes a message disposes them;
+ * the subscriber owns what it receives. Pure functions borrow their inputs.
+ *
+ * @example
+ * const planner$ = turns$.pipe(
+ *   latentThoughts(planner, inner1, { steps: 32 }),            // TurnRequest -> LatentMessage (hidden)
+ *   latentTransfer(inner1, outer12, { to: 'critic' }),         // R_out(R_in(H)) -> (embedding)
+ * );
+ * // next: withLatents(criticTurn, PLANNER_SLOT, message) ... decodeAnswer(solver, sampling)
  */
 export {
   decodeAnswer,
