@@ -55,6 +55,31 @@ export class DecoderKVCache implements KVCache {
     return { keysT: newKeys, values: newValues };
   }
 
+  /**
+   * Drops cached positions after the first `length` (e.g. to roll back speculative steps).
+   *
+   * @example
+   * cache.truncate(cache.length - 1); // forget the last step
+   */
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.length) {
+      throw new RangeError(`cannot truncate a cache of length ${this.length} to ${length}`);
+    }
+    if (length === this.length) return;
+    for (let layer = 0; layer < this.keys.length; layer++) {
+      const keys = this.keys[layer];
+      const values = this.values[layer];
+      if (keys == null || values == null) continue;
+      this.keys[layer] =
+        length === 0 ? null : tf.keep(keys.slice([0, 0, 0, 0], [-1, -1, -1, length]));
+      this.values[layer] =
+        length === 0 ? null : tf.keep(values.slice([0, 0, 0, 0], [-1, -1, length, -1]));
+      keys.dispose();
+      values.dispose();
+    }
+    this.mask = this.mask.map((row) => row.slice(0, length));
+  }
+
   dispose(): void {
     tf.dispose([...this.keys, ...this.values].filter((t): t is tf.Tensor4D => t !== null));
     this.keys.fill(null);
