@@ -9,13 +9,17 @@ export {
   loadCheckpoint,
   saveCheckpoint,
 } from './checkpoint.ts';
+export { maskedCrossEntropy, maskedExactMatch } from './crossEntropy.ts';
 export { TrainError, type TrainErrorCode } from './errors.ts';
 export {
   type EncodedRoleText,
   encodeRoleText,
+  type FrozenRoleTextPass,
+  frozenRoleTextPass,
   type InnerLoopOptions,
   type InnerLossWeights,
   innerLinkLoss,
+  innerLinkLossFromPass,
   innerLoopTrainer,
   type RoleText,
   type RoleTextBatch,
@@ -35,6 +39,7 @@ export {
 } from './plots.ts';
 export { type ProgressBar, type ProgressOptions, progressBar } from './progress.ts';
 export { epochOrder, SeededRandom } from './rng.ts';
+export { roleTextCrossEntropy, type SftOptions, sftTrainer } from './sft.ts';
 export {
   type BatchLoss,
   type LossContext,

@@ -102,21 +102,62 @@ export function innerLinkLoss(
   batch: RoleTextBatch,
   weights: InnerLossWeights = {},
 ): tf.Scalar {
-  const cosWeight = weights.cos ?? 1;
-  const mseWeight = weights.mse ?? 0;
   return tf.tidy(() => {
-    const [b, T] = batch.inputIds.shape;
-    const d = model.config.hiddenSize;
     const { hidden } = model.forward({
       inputIds: batch.inputIds,
       attentionMask: batch.attentionMask,
     }); // [b, T, d]
     const embeds = model.embed(batch.inputIds); // [b, T, d]
-    const preds = applyLink(link, hidden.slice([0, 0, 0], [b, T - 1, d])); // R_in(h_t), [b, T-1, d]
-    const targets = embeds.slice([0, 1, 0], [b, T - 1, d]); // Emb(y_{t+1})
+    return innerLinkLossFromPass(link, { hidden, embeds, ...batch }, weights);
+  });
+}
+
+/** What the inner loss needs from the frozen model: its states and input embeddings of the batch. */
+export interface FrozenRoleTextPass extends RoleTextBatch {
+  /** [batch, T, d] last-layer states */
+  hidden: tf.Tensor3D;
+  /** [batch, T, d] input embeddings of the tokens */
+  embeds: tf.Tensor3D;
+}
+
+/**
+ * Pads a batch and runs the frozen model over it (caller owns the tensors; run it outside any
+ * gradient tape so the activations are not kept, as the official code's torch.no_grad).
+ *
+ * @example const pass = frozenRoleTextPass(agent.model, encoded, agent.tokenizer.padTokenId);
+ */
+export function frozenRoleTextPass(
+  model: CausalLM,
+  texts: readonly EncodedRoleText[],
+  padId: number,
+): FrozenRoleTextPass {
+  const batch = roleTextBatch(texts, padId);
+  const { hidden } = model.forward({
+    inputIds: batch.inputIds,
+    attentionMask: batch.attentionMask,
+  });
+  return { ...batch, hidden, embeds: model.embed(batch.inputIds) };
+}
+
+/**
+ * The inner loss from a frozen pass: only the link runs here (on the tape).
+ *
+ * @example const loss = innerLinkLossFromPass(inner, pass, { cos: 1, mse: 0 });
+ */
+export function innerLinkLossFromPass(
+  link: RecursiveLink,
+  pass: FrozenRoleTextPass,
+  weights: InnerLossWeights = {},
+): tf.Scalar {
+  const cosWeight = weights.cos ?? 1;
+  const mseWeight = weights.mse ?? 0;
+  return tf.tidy(() => {
+    const [b, T, d] = pass.hidden.shape;
+    const preds = applyLink(link, pass.hidden.slice([0, 0, 0], [b, T - 1, d])); // R_in(h_t), [b, T-1, d]
+    const targets = pass.embeds.slice([0, 1, 0], [b, T - 1, d]); // Emb(y_{t+1})
     const pairMask = tf.mul(
-      batch.targetMask.slice([0, 1], [b, T - 1]),
-      batch.attentionMask.slice([0, 0], [b, T - 1]),
+      pass.targetMask.slice([0, 1], [b, T - 1]),
+      pass.attentionMask.slice([0, 0], [b, T - 1]),
     ); // [b, T-1]
     const count = tf.maximum(tf.sum(pairMask), 1);
     const maskedMean = (values: tf.Tensor) => tf.div(tf.sum(tf.mul(values, pairMask)), count);
@@ -135,7 +176,7 @@ export function innerLinkLoss(
 export interface InnerLoopOptions {
   config: Partial<TrainConfig> & Pick<TrainConfig, 'steps' | 'batchSize' | 'seed'>;
   weights?: InnerLossWeights;
-  progress?: TrainerOptions<EncodedRoleText>['progress'];
+  progress?: TrainerOptions<EncodedRoleText, FrozenRoleTextPass>['progress'];
 }
 
 /**
@@ -151,7 +192,7 @@ export function innerLoopTrainer(
   link: RecursiveLink,
   texts: readonly RoleText[],
   options: InnerLoopOptions,
-): Trainer<EncodedRoleText> {
+): Trainer<EncodedRoleText, FrozenRoleTextPass> {
   if (link.kind !== 'inner' || link.inDim !== agent.model.config.hiddenSize) {
     throw new TrainError(
       'INVALID_CONFIG',
@@ -159,18 +200,13 @@ export function innerLoopTrainer(
     );
   }
   const encoded = texts.map((t) => encodeRoleText(agent.tokenizer, t));
-  return new Trainer<EncodedRoleText>({
+  return new Trainer<EncodedRoleText, FrozenRoleTextPass>({
     params: link.namedParameters(),
     data: encoded,
     config: options.config,
     ...(options.progress !== undefined ? { progress: options.progress } : {}),
-    loss: (batch) => {
-      const tensors = roleTextBatch(batch, agent.tokenizer.padTokenId);
-      try {
-        return innerLinkLoss(agent.model, link, tensors, options.weights);
-      } finally {
-        tf.dispose([tensors.inputIds, tensors.attentionMask, tensors.targetMask]);
-      }
-    },
+    // The frozen forward runs off the tape (torch.no_grad in the official code).
+    prepare: (batch) => frozenRoleTextPass(agent.model, batch, agent.tokenizer.padTokenId),
+    loss: (pass) => innerLinkLossFromPass(link, pass, options.weights),
   });
 }

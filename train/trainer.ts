@@ -58,13 +58,19 @@ export interface LossContext {
 }
 
 /** The loss of a micro-batch, computed from the trained variables; called inside variableGrads. */
-export type BatchLoss<E> = (batch: E[], context: LossContext) => tf.Scalar;
+export type BatchLoss<P> = (prepared: P, context: LossContext) => tf.Scalar;
 
-export interface TrainerOptions<E> {
+export interface TrainerOptions<E, P = E[]> {
   /** The variables that train, by stable name (names are the checkpoint's keys). */
   params: ReadonlyMap<string, tf.Variable>;
   data: readonly E[];
-  loss: BatchLoss<E>;
+  /**
+   * Work on a micro-batch that needs no gradient (a frozen model's forward pass), run outside the
+   * gradient tape like torch.no_grad, so its activations are not kept for the backward pass. The
+   * trainer disposes every tensor the result holds after the step. Default: the batch itself.
+   */
+  prepare?: (batch: E[]) => P;
+  loss: BatchLoss<P>;
   config: Partial<TrainConfig> & Pick<TrainConfig, 'steps' | 'batchSize' | 'seed'>;
   /** Progress bar settings; false: none. */
   progress?: ProgressOptions | false;
@@ -94,7 +100,7 @@ export interface StepReport {
  * trainer.run();                       // or trainer.run(50), save, and later resume and run()
  * await trainer.save('runs/inner/step-50');
  */
-export class Trainer<E> {
+export class Trainer<E, P = E[]> {
   readonly config: TrainConfig;
   readonly params: ReadonlyMap<string, tf.Variable>;
   readonly history: number[] = [];
@@ -107,7 +113,7 @@ export class Trainer<E> {
   private order: number[];
   private stepsDone = 0;
 
-  constructor(private readonly options: TrainerOptions<E>) {
+  constructor(private readonly options: TrainerOptions<E, P>) {
     this.config = { ...OFFICIAL_TRAIN_CONFIG, ...options.config } as TrainConfig;
     const c = this.config;
     if (options.data.length === 0)
@@ -171,7 +177,15 @@ export class Trainer<E> {
     for (let micro = 0; micro < c.gradAccumulation; micro++) {
       const batch = this.nextBatch();
       const context: LossContext = { step: this.stepsDone, rng: this.rng };
-      const { value, grads } = tf.variableGrads(() => this.options.loss(batch, context), varList);
+      const prepare = this.options.prepare;
+      const prepared = prepare ? prepare(batch) : (batch as unknown as P);
+      let value: tf.Scalar;
+      let grads: tf.NamedTensorMap;
+      try {
+        ({ value, grads } = tf.variableGrads(() => this.options.loss(prepared, context), varList));
+      } finally {
+        if (prepare) tf.dispose(prepared as unknown as tf.TensorContainer);
+      }
       const loss = value.dataSync()[0]!;
       value.dispose();
       if (!Number.isFinite(loss)) {

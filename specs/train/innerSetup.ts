@@ -5,7 +5,12 @@
 import { createPresetAgent } from '../../models/presets.ts';
 import type { Agent } from '../../models/types.ts';
 import { createRecursiveLink, type RecursiveLink } from '../../operators/links/recursiveLink.ts';
-import { type EncodedRoleText, innerLoopTrainer, type RoleText } from '../../train/inner.ts';
+import {
+  type EncodedRoleText,
+  type FrozenRoleTextPass,
+  innerLoopTrainer,
+  type RoleText,
+} from '../../train/inner.ts';
 import type { Trainer } from '../../train/trainer.ts';
 
 export const INNER_SEED = 17;
@@ -18,7 +23,7 @@ export const ROLE_TEXTS: RoleText[] = Array.from({ length: 12 }, (_, i) => ({
 export interface InnerRun {
   agent: Agent;
   link: RecursiveLink;
-  trainer: Trainer<EncodedRoleText>;
+  trainer: Trainer<EncodedRoleText, FrozenRoleTextPass>;
   dispose(): void;
 }
 
