@@ -29,14 +29,25 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `condition` every 25 ms until it holds, or fails saying what was awaited. */
+/**
+ * Polls `condition` every 25 ms until it holds, or fails saying what was awaited. A retriable
+ * Kafka error (e.g. the group coordinator is still loading) counts as "not yet".
+ */
 export async function waitUntil(
   what: string,
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 20_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
+  const holds = async () => {
+    try {
+      return await condition();
+    } catch (error) {
+      if ((error as { retriable?: unknown }).retriable === true) return false;
+      throw error;
+    }
+  };
+  while (!(await holds())) {
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);

@@ -1,0 +1,168 @@
+// Fuzz on the real broker: whatever bytes arrive, each input ends as exactly one answer or exactly
+// one dead letter carrying its original bytes. Nothing is lost, nothing stops the pipeline.
+import fc from 'fast-check';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeAnswer,
+  decodeErrorRecord,
+  encodeRequest,
+  kafkaPipeline,
+  topologyCatalog,
+} from '../../connectors/index.ts';
+import { kafkaBrokers, newKafkaClient } from '../harness/kafka.ts';
+import { arbRequest } from './arbitraries.ts';
+import {
+  committedOffsets,
+  createTestTopics,
+  echoAnswer,
+  endOffsets,
+  readTopic,
+  waitUntil,
+} from './kafkaTestKit.ts';
+
+const catalog = topologyCatalog([{ id: 'echo', version: 1, agents: { echo: { hiddenSize: 4 } } }]);
+
+/** One fuzz input: its bytes, and whether it was built to be valid (then it must be answered). */
+interface FuzzInput {
+  value: Buffer | null;
+  mustAnswer: boolean;
+}
+
+const validRequest = arbRequest.map((r) => ({ ...r, topologyId: 'echo', topologyVersion: 1 }));
+
+function arbInput(index: number): fc.Arbitrary<FuzzInput> {
+  const withId = validRequest.map((r) => ({ ...r, requestId: `valid-${index}` }));
+  return fc.oneof(
+    withId.map((r) => ({ value: Buffer.from(encodeRequest(r)), mustAnswer: true })),
+    // Random bytes: mostly malformed, sometimes a (semantically wrong) message.
+    fc
+      .uint8Array({ maxLength: 48 })
+      .map((bytes) => ({ value: Buffer.from(bytes), mustAnswer: false })),
+    // A valid encoding with one byte changed, truncated, or with garbage appended.
+    fc
+      .tuple(
+        withId,
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('flip', 'cut', 'append'),
+      )
+      .map(([r, at, byte, how]) => {
+        const bytes = Buffer.from(encodeRequest(r));
+        const i = at % bytes.length;
+        if (how === 'flip') bytes[i] = byte;
+        const value =
+          how === 'cut'
+            ? bytes.subarray(0, i)
+            : how === 'append'
+              ? Buffer.concat([bytes, Buffer.from([byte, byte])])
+              : bytes;
+        return { value, mustAnswer: false };
+      }),
+    // Well-formed but wrong: unknown topology or version, or far too large.
+    validRequest.map((r) => ({
+      value: Buffer.from(encodeRequest({ ...r, topologyId: 'nope' })),
+      mustAnswer: false,
+    })),
+    validRequest.map((r) => ({
+      value: Buffer.from(encodeRequest({ ...r, topologyVersion: 2 })),
+      mustAnswer: false,
+    })),
+    validRequest.map((r) => ({
+      value: Buffer.from(encodeRequest({ ...r, input: 'x'.repeat(5_000) })),
+      mustAnswer: false,
+    })),
+    fc.constant({ value: null, mustAnswer: false }),
+  );
+}
+
+let kafka: Kafka;
+let admin: Admin;
+
+beforeAll(async () => {
+  await kafkaBrokers();
+  kafka = newKafkaClient('connectors-fuzz-spec');
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin?.disconnect();
+});
+
+describe('kafkaPipeline fuzz', () => {
+  it('ends every input as one answer or one dead letter with its original bytes', async () => {
+    const seed = 81_051;
+    const count = 300;
+    console.log(`kafka fuzz seed ${seed}, ${count} inputs`);
+    const inputsArb = fc.tuple(...Array.from({ length: count }, (_, i) => arbInput(i)));
+    await fc.assert(
+      fc.asyncProperty(inputsArb, async (inputs) => {
+        const topics = await createTestTopics(admin, 'fuzz', 2);
+        const consumer = kafka.consumer({ groupId: topics.group, maxWaitTimeInMs: 100 });
+        const producer = kafka.producer();
+        await Promise.all([consumer.connect(), producer.connect()]);
+        try {
+          await producer.send({
+            topic: topics.input,
+            messages: inputs.map((input, i) => ({ key: `input-${i}`, value: input.value })),
+          });
+          const pipeline = kafkaPipeline({
+            consumer,
+            producer,
+            inputTopics: [topics.input],
+            outputTopic: topics.output,
+            deadLetterTopic: topics.deadLetters,
+            fromBeginning: true,
+            maxBatchSize: 16,
+            wire: { catalog, maxMessageBytes: 4_096 },
+            process: async (requests) => requests.map(echoAnswer),
+          });
+          const running = pipeline.run();
+          await waitUntil('every input committed', async () => {
+            const [ends, committed] = await Promise.all([
+              endOffsets(admin, topics.input),
+              committedOffsets(admin, topics.group, topics.input),
+            ]);
+            return [...ends].every(([partition, end]) => committed.get(partition) === end);
+          });
+          await pipeline.stop();
+          await running;
+
+          const read = await readTopic(kafka, topics.input, { readCommitted: true });
+          const answers = await readTopic(kafka, topics.output, { readCommitted: true });
+          const letters = await readTopic(kafka, topics.deadLetters, { readCommitted: true });
+          // Every input is accounted for exactly once.
+          expect(answers.length + letters.length).toBe(count);
+          const lettered = new Set<string>();
+          for (const letter of letters) {
+            const record = decodeErrorRecord(letter.message.value!);
+            const where = `${record.sourcePartition}/${record.sourceOffset}`;
+            expect(lettered.has(where), `two dead letters for ${where}`).toBe(false);
+            lettered.add(where);
+            const source = read.find(
+              (r) => `${r.partition}/${r.offset}` === where && record.sourceTopic === topics.input,
+            );
+            expect(source, where).toBeDefined();
+            const index = Number(source!.message.key!.toString().slice('input-'.length));
+            expect(inputs[index]!.mustAnswer, `valid input ${index} was dead-lettered`).toBe(false);
+            expect([...record.original]).toEqual([...(inputs[index]!.value ?? [])]);
+            expect(record.code).not.toBe('');
+            expect(record.message).not.toBe('');
+          }
+          const answeredIds = new Set(answers.map((a) => decodeAnswer(a.message.value!).requestId));
+          inputs.forEach((input, i) => {
+            if (input.mustAnswer) expect(answeredIds.has(`valid-${i}`), `valid-${i}`).toBe(true);
+          });
+          console.log(`fuzz: ${answers.length} answered, ${letters.length} dead letters`, {
+            ...pipeline.metrics.deadLettersByCode,
+          });
+        } finally {
+          await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+        }
+      }),
+      // One run against the broker; no shrinking (each step would need the broker again).
+      { seed, numRuns: 1, endOnFailure: true },
+    );
+  });
+});
