@@ -224,7 +224,8 @@ export class TopologyBuilder<
 
   /** The agent that decodes the answer in the final round. */
   decode<N extends NamesOf<A>>(agent: N, options: DecodeOptions = {}): TopologyBuilder<A, F, B, N> {
-    const decode = { agent, ...DEFAULTS.decode(), ...options };
+    const given = Object.entries(options).filter(([, value]) => value !== undefined);
+    const decode = { agent, ...DEFAULTS.decode(), ...Object.fromEntries(given) };
     return new TopologyBuilder({ ...this.#state, decode });
   }
 

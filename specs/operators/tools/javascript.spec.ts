@@ -44,12 +44,12 @@ describe('evaluateJavaScript', () => {
       'undefined undefined undefined undefined undefined undefined',
     );
     // The classic escapes reach only the context's own Function, which has no process either.
-    for (const escape of [
+    for (const attempt of [
       'this.constructor.constructor("return typeof process")()',
       'console.log.constructor("return typeof process")()',
       '(() => {}).constructor("return typeof globalThis.process")()',
     ]) {
-      expect((await evaluateJavaScript(escape)).value).toBe('undefined');
+      expect((await evaluateJavaScript(attempt)).value).toBe('undefined');
     }
     expect((await evaluateJavaScript('import("node:fs")')).value).toBe('[Promise]');
   });
