@@ -16,8 +16,11 @@ describeEachBackend('gradient through the network to inputsEmbeds', () => {
     const direction = tf.randomNormal([1, 4, 64], 0, 1, 'float32', seed) as tf.Tensor3D;
     // loss(e) = sum(hidden(e) * w) for a fixed random w over the hidden states.
     const w = tf.randomNormal([1, 4, 64], 0, 1, 'float32', seed + 1);
-    const loss = (e: tf.Tensor3D) =>
-      model.forward({ inputsEmbeds: e }).hidden.mul(w).sum() as tf.Scalar;
+    const loss = (e: tf.Tensor) =>
+      model
+        .forward({ inputsEmbeds: e as tf.Tensor3D })
+        .hidden.mul(w)
+        .sum() as tf.Scalar;
     const grad = tf.grad(loss)(embeds);
     const analytic = tf.tidy(() => grad.mul(direction).sum().dataSync()[0]!);
     const eps = 1e-3;
