@@ -116,6 +116,7 @@ export {
 export { type PreparedTurn, prepareTurns } from './prompt/turnInputs.ts';
 export { elapsedMs, runBatch } from './runBatch.ts';
 export { textTurn } from './textTurn.ts';
+export * from './tools/index.ts';
 export {
   attentionFlops,
   decodeFlops,
