@@ -1,3 +1,4 @@
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, setMatMulRouting } from '../runtime/backend/index.ts';
 import { gflops, interleave, median, type TargetInput, writeBenchReport } from './lib/index.ts';
@@ -7,10 +8,11 @@ import { gflops, interleave, median, type TargetInput, writeBenchReport } from '
 // all sides interleaved in one process. Then a dense layer's forward+backward, whose weight
 // gradients are transposed products. Target: transposed within 1.5x of plain.
 
-const REPS = 11;
+const REPS = 15;
 const TARGET_RATIO = 1.5;
 
 const backend = await initBackend({ backend: 'wasm', strict: true });
+const loadAtStart = os.loadavg()[0]!;
 
 /** Runs `fn` with the routing off: the kernels as tfjs-backend-wasm ships them. */
 function unpatched(fn: () => unknown): () => unknown {
@@ -35,6 +37,8 @@ interface Shape {
 const shapes: Shape[] = [
   { label: '512x512x512', batch: 0, m: 512, k: 512, n: 512 },
   { label: '[8,128,256]x[8,256,256]', batch: 8, m: 128, k: 256, n: 256 },
+  // Attention scores for batch 8 x 4 heads, seq 32, head size 64: many small products.
+  { label: '[32,32,64]x[32,64,32]', batch: 32, m: 32, k: 64, n: 32 },
 ];
 const combos = [
   { name: 'transposeA', ta: true, tb: false },
@@ -54,8 +58,11 @@ for (const shape of shapes) {
   const aT = tf.randomNormal([...lead, k, m], 0, 1, 'float32', 2);
   const b = tf.randomNormal([...lead, k, n], 0, 1, 'float32', 3);
   const bT = tf.randomNormal([...lead, n, k], 0, 1, 'float32', 4);
+  // Returns nothing: tf.tidy walks a returned typed array element by element looking for tensors.
   const product = (ta: boolean, tb: boolean) => () =>
-    tf.tidy(() => tf.matMul(ta ? aT : a, tb ? bT : b, ta, tb).dataSync());
+    tf.tidy(() => {
+      tf.matMul(ta ? aT : a, tb ? bT : b, ta, tb).dataSync();
+    });
 
   const sides: Record<string, () => unknown> = { plain: product(false, false) };
   // Batched plain products are rewritten too (split per matrix), so they have an unpatched side.
@@ -145,7 +152,8 @@ writeBenchReport({
   benchmark: 'backends',
   command: 'npm run bench backends',
   backend,
-  results: { reps: REPS, ...results },
+  // 1-minute load average of the (shared, 2-core) machine: above 2, every absolute time is inflated.
+  results: { reps: REPS, loadAverage: { start: loadAtStart, end: os.loadavg()[0]! }, ...results },
   targets,
   table: {
     headers: [

@@ -13,7 +13,10 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** One side of a comparison: does the work once; must finish it (e.g. `dataSync()`) before returning. */
+/**
+ * One side of a comparison: does the work once and finishes it (e.g. `dataSync()`) before returning.
+ * Don't return a big typed array out of `tf.tidy`: tidy walks it element by element (100s of ms).
+ */
 export type BenchSide = () => unknown;
 
 export interface InterleaveOptions {
