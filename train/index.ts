@@ -38,8 +38,16 @@ export {
   saveLossCurveSvg,
 } from './plots.ts';
 export { type ProgressBar, type ProgressOptions, progressBar } from './progress.ts';
+export { type QAExample, type RelayTask, type RelayTaskOptions, relayTask } from './relayTask.ts';
 export { epochOrder, SeededRandom } from './rng.ts';
 export { roleTextCrossEntropy, type SftOptions, sftTrainer } from './sft.ts';
+export {
+  type InnerLinkStability,
+  innerLinkStability,
+  type TextHandoffPoint,
+  type TextHandoffStability,
+  textHandoffStability,
+} from './stability.ts';
 export {
   type BatchLoss,
   type LossContext,
