@@ -164,6 +164,8 @@ export function runPlan<S>(
       let pumpAction: Subscription | undefined;
       let pumpAt = Number.POSITIVE_INFINITY;
       let grant: ((credits: number) => void) | undefined;
+      /** Stages with an async batch in flight. */
+      const busy = new Set<string>();
 
       const answerBase = (request: {
         requestId?: unknown;
@@ -396,6 +398,57 @@ export function runPlan<S>(
         else endRound(token);
       };
 
+      /** Routes a batch's outcomes; tokens that left meanwhile (dropped, expired) are released. */
+      const settle = (stage: Stage<S>, tokens: Token<S>[], outcomes: Outcome<S>[]) => {
+        tokens.forEach((token, i) => {
+          const outcome = outcomes[i]!;
+          if (closed || live.get(token.request.requestId) !== token) {
+            if (outcome.ok) release(outcome.state, token.state);
+            return;
+          }
+          if (outcome.ok) advanceToken(token, outcome.state);
+          else fail(token, outcome.error, `stage ${stage.id} (round ${token.round})`);
+        });
+      };
+
+      /** Runs a stage (sync or async); a failed batch is retried request by request. */
+      const outcomesOf = (
+        stage: Stage<S>,
+        tokens: Token<S>[],
+      ): Outcome<S>[] | Promise<Outcome<S>[]> => {
+        const checked = (out: S[]): Outcome<S>[] => {
+          if (out.length !== tokens.length) {
+            throw new RuntimeError(
+              'STAGE_CONTRACT',
+              `stage ${stage.id} returned ${out.length} states for a batch of ${tokens.length}`,
+            );
+          }
+          return out.map((state) => ({ ok: true, state }));
+        };
+        // Isolate a failure: run each request alone, so one bad request fails alone.
+        const isolate = (error: unknown): Outcome<S>[] | Promise<Outcome<S>[]> => {
+          if (tokens.length === 1) return [{ ok: false, error }];
+          const singles = tokens.map((token) => outcomesOf(stage, [token]));
+          return singles.some((o) => o instanceof Promise)
+            ? Promise.all(singles).then((all) => all.map((o) => o[0]!))
+            : (singles as Outcome<S>[][]).map((o) => o[0]!);
+        };
+        let result: S[] | Promise<S[]>;
+        try {
+          result = stage.run(tokens.map((t) => t.state));
+        } catch (error) {
+          return isolate(error);
+        }
+        if (result instanceof Promise) {
+          return result.then(checked).catch((error: unknown) => isolate(error));
+        }
+        try {
+          return checked(result);
+        } catch (error) {
+          return isolate(error);
+        }
+      };
+
       const runStage = (stage: Stage<S>, tokens: Token<S>[]) => {
         options.onBatch?.({
           kind: 'batch',
@@ -404,41 +457,20 @@ export function runPlan<S>(
           requestIds: tokens.map((t) => t.request.requestId),
           rounds: tokens.map((t) => t.round),
         });
-        const call = (batch: Token<S>[]): S[] => {
-          const out = stage.run(batch.map((t) => t.state));
-          if (out.length !== batch.length) {
-            throw new RuntimeError(
-              'STAGE_CONTRACT',
-              `stage ${stage.id} returned ${out.length} states for a batch of ${batch.length}`,
-            );
-          }
-          return out;
-        };
-        let outcomes: Outcome<S>[];
-        try {
-          outcomes = call(tokens).map((state) => ({ ok: true, state }));
-        } catch (error) {
-          // Isolate the failure: run each request alone, so one bad request fails alone.
-          outcomes =
-            tokens.length === 1
-              ? [{ ok: false, error }]
-              : tokens.map((token) => {
-                  try {
-                    return { ok: true, state: call([token])[0]! };
-                  } catch (single) {
-                    return { ok: false, error: single };
-                  }
-                });
+        const outcomes = outcomesOf(stage, tokens);
+        if (!(outcomes instanceof Promise)) {
+          settle(stage, tokens, outcomes);
+          return;
         }
-        tokens.forEach((token, i) => {
-          const outcome = outcomes[i]!;
-          if (closed) {
-            if (outcome.ok) release(outcome.state, token.state);
-            return;
-          }
-          if (outcome.ok) advanceToken(token, outcome.state);
-          else fail(token, outcome.error, `stage ${stage.id} (round ${token.round})`);
-        });
+        // An async stage (tool calls): other stages run meanwhile; this one takes no new batch.
+        busy.add(stage.id);
+        outcomes
+          .then((o) => {
+            busy.delete(stage.id);
+            settle(stage, tokens, o);
+            schedulePump(0);
+          })
+          .catch((error: unknown) => subscriber.error(error));
       };
 
       const expireDeadlines = () => {
@@ -465,8 +497,8 @@ export function runPlan<S>(
         const now = scheduler.now();
         let chosen: Token<S>[] | undefined;
         let wakeAt = Number.POSITIVE_INFINITY;
-        for (const q of queues.values()) {
-          if (q.length === 0) continue;
+        for (const [id, q] of queues) {
+          if (q.length === 0 || busy.has(id)) continue;
           const ready = q.length >= batching.maxBatchSize || q.some((t) => t.readyAt <= now);
           if (ready) {
             if (chosen === undefined || q[0]!.queuedSeq < chosen[0]!.queuedSeq) chosen = q;
@@ -482,7 +514,7 @@ export function runPlan<S>(
         const tokens = chosen.splice(0, batching.maxBatchSize);
         for (const t of tokens) t.queuedAt = undefined;
         runStage(stage, tokens);
-        if ([...queues.values()].some((q) => q.length > 0)) schedulePump(0);
+        if ([...queues].some(([id, q]) => q.length > 0 && !busy.has(id))) schedulePump(0);
       };
 
       const port: CreditPort = {

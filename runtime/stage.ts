@@ -26,8 +26,11 @@ export interface Stage<S> {
   readonly agent: string;
   /** `latent`: roll out latent thoughts; `text`: decode a hand-off text; `decode`: answer. */
   readonly kind: 'latent' | 'text' | 'decode';
-  /** One new state per input state, in order. Throws to fail the batch (tensors tidied). */
-  run(batch: readonly S[], options?: StageRunOptions): S[];
+  /**
+   * One new state per input state, in order. Throws (or rejects) to fail the batch, having freed
+   * what it created. Async only when it must wait (tool calls); other stages run meanwhile.
+   */
+  run(batch: readonly S[], options?: StageRunOptions): S[] | Promise<S[]>;
 }
 
 /** A topology resolved into stages, ready to run rounds over batches of requests. */
