@@ -29,6 +29,24 @@ export { AdamW, type AdamWConfig, type AdamWState } from './optim/adamw.ts';
 export { clipByGlobalNorm, globalNorm } from './optim/clip.ts';
 export { type CosineScheduleConfig, cosineWithWarmup } from './optim/schedule.ts';
 export {
+  type AnswerTargets,
+  adaptationParameters,
+  adaptedPlan,
+  answerIds,
+  appendAnswers,
+  decoderAgent,
+  evaluateOuter,
+  linkParameters,
+  NON_LAST_LOSS_WEIGHT,
+  type OuterEvaluation,
+  type OuterLoopOptions,
+  type OuterLossOptions,
+  type OuterMethod,
+  outerLinks,
+  outerLoopTrainer,
+  outerLoss,
+} from './outer.ts';
+export {
   type Bar,
   barChartSvg,
   type LineChartOptions,
