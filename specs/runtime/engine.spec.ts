@@ -147,6 +147,50 @@ describe('micro-batching', () => {
   });
 });
 
+describe('asynchronous stages (decoding with tools)', () => {
+  it('runs other stages while an async stage is pending, and isolates its failures', async () => {
+    const log: string[] = [];
+    const plan = stubPlan({
+      agents: ['p', 's'],
+      max: 1,
+      asyncDecodeMs: 10,
+      fails: (agent, s) => agent === 's' && s.request.requestId === 'c',
+    });
+    const source = new Subject<ReturnType<typeof request>>();
+    const done = lastValueFrom(
+      source.pipe(
+        runPlan(plan, {
+          batching: { maxBatchSize: 2 },
+          onBatch: (e) => {
+            log.push(`${e.stage}[${e.requestIds.join(',')}]`);
+            // c arrives while a and b are decoding.
+            if (e.stage === 's/decode' && e.requestIds[0] === 'a') {
+              source.next(request('c'));
+              source.complete();
+            }
+          },
+        }),
+        tap((a) => log.push(`answer ${a.requestId}${a.error ? ` ${a.error.code}` : ''}`)),
+        toArray(),
+      ),
+    );
+    source.next(request('a'));
+    source.next(request('b'));
+    const answers = await done;
+    // c joins p while a and b decode; the decode of [a, b] fails nothing; c's fails alone.
+    expect(log).toEqual([
+      'p/latent[a,b]',
+      's/decode[a,b]',
+      'p/latent[c]',
+      'answer a',
+      'answer b',
+      's/decode[c]',
+      'answer c STUB_FAILURE',
+    ]);
+    expect(answers.map((a) => a.text)).toEqual(['p@1 s:decode@1', 'p@1 s:decode@1', '']);
+  });
+});
+
 describe('termination', () => {
   it('stops at max rounds', () => {
     testScheduler().run(({ cold, expectObservable }) => {

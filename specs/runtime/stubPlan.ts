@@ -32,6 +32,8 @@ export interface StubPlanOptions {
   fails?: (agent: string, state: StubState) => boolean;
   /** Give every state a tensor, replaced at every stage. */
   tensors?: boolean;
+  /** Make the decode stage asynchronous (like decoding with tools), resolving after this many ms. */
+  asyncDecodeMs?: number;
 }
 
 export function stubPlan(options: StubPlanOptions): Plan<StubState> {
@@ -55,7 +57,24 @@ export function stubPlan(options: StubPlanOptions): Plan<StubState> {
       tf.tidy(() => batch.map(f) as unknown as tf.TensorContainer) as unknown as StubState[];
     return { id: `${agent}/${kind}`, agent, kind, run };
   };
-  const decode = stage(decoder, 'decode');
+  const syncDecode = stage(decoder, 'decode');
+  const delay = options.asyncDecodeMs;
+  const decode: Stage<StubState> =
+    delay === undefined
+      ? syncDecode
+      : {
+          ...syncDecode,
+          run: (batch) =>
+            new Promise((resolve, reject) =>
+              setTimeout(() => {
+                try {
+                  resolve(syncDecode.run(batch) as StubState[]);
+                } catch (error) {
+                  reject(error);
+                }
+              }, delay),
+            ),
+        };
   const finalAgents = options.finalAgents ?? options.agents.slice(0, -1);
   return {
     name: 'stub',
