@@ -144,6 +144,12 @@ function explain(e: TypedError, code: string): Explanation {
       };
     case 'ModelError':
       return explainModelError(e, code);
+    case 'TaskFormatError':
+      return {
+        headline: `bad task record: ${e.message}`,
+        hint: 'each line is one JSON object with at least "question" and "answer" (format: bench/tasks/README.md)',
+        exitCode: EXIT_CODES.usage,
+      };
     case 'RuntimeError':
       return explainRuntimeError(e, code);
     case 'TrainError':

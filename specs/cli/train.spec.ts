@@ -1,0 +1,125 @@
+/**
+ * `rmas train` end to end on a few role texts: the links it saves are the ones `rmas run --links`
+ * loads, and the loss curves are drawn.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/program.ts';
+
+async function rmas(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  out.on('data', (c: Buffer) => stdout.push(c));
+  err.on('data', (c: Buffer) => stderr.push(c));
+  const code = await runCli(['node', 'rmas', ...args], { stdout: out, stderr: err });
+  return {
+    code,
+    stdout: Buffer.concat(stdout).toString(),
+    stderr: Buffer.concat(stderr).toString(),
+  };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rmas-train-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rmas train', () => {
+  it('trains the inner links of the agents named in the data, saves every link, and run loads them', async () => {
+    const data = join(dir, 'roles.jsonl');
+    await writeFile(
+      data,
+      [
+        { agent: 'planner', prompt: 'recall age', target: 'age = 4' },
+        { agent: 'planner', prompt: 'recall app', target: 'app = 5' },
+        { agent: 'planner', prompt: 'recall arg', target: 'arg = 4' },
+        { agent: 'stranger', prompt: 'x', target: 'y' },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+    );
+    const links = join(dir, 'links');
+    const trained = await rmas(
+      'train',
+      'cli/examples/sequential.yaml',
+      '--data',
+      data,
+      '--steps',
+      '2',
+      '--batch-size',
+      '2',
+      '--out',
+      links,
+      '--json',
+    );
+    expect(trained.stderr).toBe('');
+    expect(trained.code).toBe(0);
+    const report = JSON.parse(trained.stdout);
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({ agent: 'planner', examples: 3 });
+    expect(Number.isFinite(report.results[0].lastLoss)).toBe(true);
+    // Every link of the sequential topology: 3 inner, 3 outer (2 forward, 1 feedback).
+    const files = (await readdir(links)).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toEqual([
+      'inner.critic.json',
+      'inner.planner.json',
+      'inner.solver.json',
+      'outer.critic.solver.json',
+      'outer.planner.critic.json',
+      'outer.solver.planner.json',
+    ]);
+    expect(await readFile(join(links, 'loss.svg'), 'utf8')).toContain('<svg');
+
+    const answered = await rmas(
+      'run',
+      'cli/examples/sequential.yaml',
+      '--links',
+      links,
+      '-q',
+      'recall age',
+      '--rounds',
+      '1',
+      '--max-new-tokens',
+      '2',
+      '--json',
+    );
+    expect(answered.code).toBe(0);
+    expect(JSON.parse(answered.stdout).answers[0].error).toBeUndefined();
+  });
+
+  it('says which agents the data should name when none matches', async () => {
+    const data = join(dir, 'other.jsonl');
+    await writeFile(data, '{"agent": "writer", "prompt": "p", "target": "t"}\n');
+    const result = await rmas(
+      'train',
+      'cli/examples/sequential.yaml',
+      '--data',
+      data,
+      '--steps',
+      '1',
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no line names an agent of "sequential"');
+    expect(result.stderr).toContain('one of: planner, critic, solver');
+  });
+
+  it('the outer loop is not reachable from the command line yet (exit 3)', async () => {
+    const result = await rmas(
+      'train',
+      'cli/examples/sequential.yaml',
+      '--data',
+      'bench/tasks/data/knowledge.jsonl',
+      '--loop',
+      'outer',
+    );
+    expect(result.code).toBe(3);
+  });
+});
