@@ -14,9 +14,11 @@ import type { SearchDocument } from '../operators/tools/search.ts';
 import type { Tool } from '../operators/tools/tool.ts';
 import { type AgentRegistry, agentRegistry, resolveAgents } from './agents.ts';
 import { type EngineOptions, engineDefaults, runPlan } from './engine.ts';
+import { RuntimeError } from './errors.ts';
 import { createLinks, disposeLinks, type LinkSet, loadLinks } from './links.ts';
 import type { Answer, Request } from './messages.ts';
 import { buildPlan, checkedIR, type TopologyPlan } from './plan.ts';
+import { startWorkerPool, type WorkerPool } from './workers/pool.ts';
 
 /** Where the links come from: given, created from a seed (Kaiming or ridge), or loaded from a folder. */
 export type LinksOption = LinkSet | { seed?: number } | { dir: string };
@@ -35,9 +37,17 @@ export interface CompileOptions extends EngineOptions {
   handoffTokens?: number;
   /** Seed of sampling when `decode.temperature` > 0, and of presets' random weights (default 1). */
   seed?: number;
+  /**
+   * Run in this many worker threads (each its own backend and copy of the models; requests are
+   * spread over them). 0 or absent: in this thread. Workers load models from the IR's references
+   * and take links as a LinkSet, seed or folder; `agents`, `registry`, `tools`, `stop` and
+   * `scheduler` cannot cross threads and are refused.
+   */
+  workers?: number;
 }
 
-interface Prepared {
+/** A plan ready to run, and how to free what was loaded or created for it. */
+export interface PreparedPlan {
   plan: TopologyPlan;
   release: () => void;
 }
@@ -46,7 +56,16 @@ function isLinkSet(links: LinksOption | undefined): links is LinkSet {
   return links instanceof Map;
 }
 
-async function prepare(ir: TopologyIR, mode: Mode, options: CompileOptions): Promise<Prepared> {
+/**
+ * Resolves agents and links and builds the plan; `release` frees what this call loaded or created
+ * (not what `options` passed in).
+ * @example const { plan, release } = await preparePlan(ir, 'latent', { links: { seed: 1 } });
+ */
+export async function preparePlan(
+  ir: TopologyIR,
+  mode: Mode,
+  options: CompileOptions,
+): Promise<PreparedPlan> {
   const ownedRegistry =
     options.registry === undefined ? agentRegistry({ seed: options.seed }) : undefined;
   let ownedLinks: LinkSet | undefined;
@@ -88,12 +107,14 @@ export function compile(
   const ir = checkedIR(topology);
   const mode = options.mode ?? 'latent';
   engineDefaults(options); // fail now on bad options, not at subscription
+  if (options.workers !== undefined && options.workers > 0)
+    return compileInWorkers(ir, mode, options);
   return (source) =>
     new Observable<Answer>((subscriber) => {
       let closed = false;
       let inner: Subscription | undefined;
       let release: (() => void) | undefined;
-      prepare(ir, mode, options).then(
+      preparePlan(ir, mode, options).then(
         (prepared) => {
           if (closed) {
             prepared.release();
@@ -108,6 +129,47 @@ export function compile(
         closed = true;
         inner?.unsubscribe();
         release?.();
+      };
+    });
+}
+
+/** `compile` with `workers`: a pool per subscription, closed when the subscription ends. */
+function compileInWorkers(
+  ir: TopologyIR,
+  mode: Mode,
+  options: CompileOptions,
+): OperatorFunction<Request, Answer> {
+  const local = (['agents', 'registry', 'tools', 'stop', 'scheduler'] as const).filter(
+    (k) => options[k] !== undefined,
+  );
+  if (local.length > 0) {
+    throw new RuntimeError(
+      'INVALID_OPTIONS',
+      `with workers, these options cannot cross threads: ${local.join(', ')}`,
+    );
+  }
+  return (source) =>
+    new Observable<Answer>((subscriber) => {
+      let closed = false;
+      let inner: Subscription | undefined;
+      let pool: WorkerPool | undefined;
+      startWorkerPool(ir, { ...options, workers: options.workers!, mode }).then(
+        (started) => {
+          pool = started;
+          if (closed) {
+            void pool.close();
+            return;
+          }
+          inner = source
+            .pipe(pool.compile({ queue: options.queue, onBatch: options.onBatch }))
+            .subscribe(subscriber);
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+      return () => {
+        closed = true;
+        inner?.unsubscribe();
+        void pool?.close();
       };
     });
 }
