@@ -149,7 +149,10 @@ Examples:
     .command('train')
     .description("train a topology's RecursiveLinks and save them for `rmas run --links`")
     .argument('<config>', 'topology (JSON or YAML)')
-    .requiredOption('--data <file>', 'role texts: {"agent", "prompt", "target"} per line')
+    .requiredOption(
+      '--data <file>',
+      'inner: role texts {"agent", "prompt", "target"} per line; outer: {"question", "answer"} per line',
+    )
     .addOption(new Option('--loop <loop>', 'which loop').choices([...TRAIN_LOOPS]).default('inner'))
     .option('--steps <n>', 'optimizer steps per link', integer(1), 100)
     .option('--batch-size <n>', 'examples per step', integer(1), 4)
@@ -160,12 +163,17 @@ Examples:
     )
     .option('--seed <n>', 'seed of the data order and the fresh links', integer(0), 1)
     .option('--out <dir>', 'where to save the links', 'links')
+    .option(
+      '--from <dir>',
+      "start from these links (e.g. the inner loop's --out); default fresh links",
+    )
     .option('--plot <file>', 'loss curves SVG (default <out>/loss.svg)')
     .addHelpText(
       'after',
       `
 Examples:
   rmas train cli/examples/sequential.yaml --data bench/tasks/data/knowledge.jsonl --steps 20 --out links
+  rmas train cli/examples/sequential.yaml --loop outer --from links --data bench/tasks/data/train.jsonl --steps 20 --out links
   rmas run cli/examples/sequential.yaml --links links -q "recall age"`,
     )
     .action(async (config: string, options, command: Command) => {

@@ -4,9 +4,12 @@
  * saves every link of the topology to `--out`, the folder `rmas run --links` reads. Writes the
  * loss curves as an SVG.
  *
- * The inner loop (paper §4, warm start) trains each agent's inner link on its role texts, one JSON
- * object per line: `{"agent": "planner", "prompt": "…", "target": "…"}` (the format of
- * bench/tasks/data/knowledge.jsonl). Agents without lines keep their fresh inner link.
+ * - `--loop inner` (paper §4, warm start) trains each agent's inner link on its role texts, one
+ *   JSON object per line: `{"agent": "planner", "prompt": "…", "target": "…"}` (the format of
+ *   bench/tasks/data/knowledge.jsonl). Agents without lines keep their inner link as it was.
+ * - `--loop outer` trains the outer links through the unrolled rounds on question-answer pairs,
+ *   `{"question": "…", "answer": "…"}` per line (the format of bench/tasks/data/train.jsonl),
+ *   usually starting `--from` the inner loop's links.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,6 +18,7 @@ import type { TopologyIR } from '../../dsl/ir.ts';
 import { loadConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import type { Output } from '../output.ts';
+import { readQuestions } from '../questions.ts';
 
 export const TRAIN_LOOPS = ['inner', 'outer'] as const;
 export type TrainLoop = (typeof TRAIN_LOOPS)[number];
@@ -27,6 +31,8 @@ export interface TrainOptions {
   lr?: number;
   seed: number;
   out: string;
+  /** Start from these links (e.g. the inner loop's `--out`); default fresh links. */
+  from?: string;
   /** Loss curves SVG; default `<out>/loss.svg`. */
   plot?: string;
 }
@@ -105,68 +111,100 @@ export function roleTextsByAgent(
   return { byAgent, unknown: [...unknown] };
 }
 
+/** Question-answer pairs for the outer loop (`{"question", "answer"}` per line). */
+async function readAnswered(file: string): Promise<{ question: string; answer: string }[]> {
+  const questions = await readQuestions({ input: file });
+  return questions.map((q, i) => {
+    if (q.answer === undefined) {
+      throw new CliError(
+        'INPUT',
+        `${file}: question ${i + 1} (${JSON.stringify(q.id)}) has no "answer"`,
+        {
+          hint: 'the outer loop trains on {"question": "…", "answer": "…"} lines (e.g. bench/tasks/data/train.jsonl)',
+        },
+      );
+    }
+    return { question: q.text, answer: q.answer };
+  });
+}
+
+interface LinkResult {
+  link: string;
+  examples: number;
+  firstLoss: number;
+  lastLoss: number;
+}
+
 /**
  * @example await train('cli/examples/sequential.yaml', { data: 'roles.jsonl', loop: 'inner', steps: 50, batchSize: 4, seed: 1, out: 'links' }, out);
  */
 export async function train(configFile: string, options: TrainOptions, out: Output): Promise<void> {
-  if (options.loop === 'outer') {
-    throw new CliError('UNAVAILABLE', 'the outer loop is not available from the command line yet', {
-      hint: 'train the inner links now with --loop inner; the outer loop (train/outer.ts) is in progress',
-    });
-  }
   const config = await loadConfig(configFile);
   const ir = config.resolvedIR;
-  const lines = await readRoleTexts(options.data);
-  const { byAgent, unknown } = roleTextsByAgent(ir, lines);
-  if (byAgent.size === 0) {
-    throw new CliError(
-      'INPUT',
-      `${options.data}: no line names an agent of "${ir.name}" (the data names: ${unknown.join(', ')})`,
-      { hint: `set "agent" to one of: ${ir.agents.map((a) => a.name).join(', ')}` },
-    );
-  }
-  if (unknown.length > 0) {
-    out.note(`rmas: skipping lines for agents not in "${ir.name}": ${unknown.join(', ')}`);
-  }
+  const inner = options.loop === 'inner' ? await innerData(ir, options, out) : undefined;
+  const answered = options.loop === 'outer' ? await readAnswered(options.data) : undefined;
 
   const runtime = await import('../../runtime/index.ts');
   const trainLib = await import('../../train/index.ts');
   await runtime.initBackend({ log: out.verbose ? (line) => out.debug(line) : false });
   const registry = runtime.agentRegistry({ seed: options.seed });
   const started = performance.now();
+  const trainConfig = (examples: number) => ({
+    steps: options.steps,
+    batchSize: Math.min(options.batchSize, examples),
+    seed: options.seed,
+    ...(options.lr !== undefined ? { lr: options.lr } : {}),
+  });
   try {
     const agents = await runtime.resolveAgents(ir, registry);
-    const links = runtime.createLinks(ir, { seed: options.seed, agents });
+    const links =
+      options.from !== undefined
+        ? await runtime.loadLinks(ir, resolve(options.from))
+        : runtime.createLinks(ir, { seed: options.seed, agents });
     try {
       const curves: Record<string, number[]> = {};
-      const results: { agent: string; examples: number; firstLoss: number; lastLoss: number }[] =
-        [];
-      for (const [name, texts] of byAgent) {
-        const link = links.get(innerLinkId(name))!;
-        const trainer = trainLib.innerLoopTrainer(agents.get(name)!, link, texts, {
-          config: {
-            steps: options.steps,
-            batchSize: Math.min(options.batchSize, texts.length),
-            seed: options.seed,
-            ...(options.lr !== undefined ? { lr: options.lr } : {}),
-          },
-          progress: out.json ? false : { label: `inner ${name}` },
+      const results: LinkResult[] = [];
+      const record = (link: string, examples: number, history: readonly number[]) => {
+        curves[link] = [...history];
+        results.push({
+          link,
+          examples,
+          firstLoss: history[0] ?? Number.NaN,
+          lastLoss: history.at(-1) ?? Number.NaN,
+        });
+      };
+      if (inner !== undefined) {
+        for (const [name, texts] of inner) {
+          const trainer = trainLib.innerLoopTrainer(
+            agents.get(name)!,
+            links.get(innerLinkId(name))!,
+            texts,
+            {
+              config: trainConfig(texts.length),
+              progress: out.json ? false : { label: `inner ${name}` },
+            },
+          );
+          trainer.run();
+          record(innerLinkId(name), texts.length, trainer.history);
+        }
+      }
+      if (answered !== undefined) {
+        const trainer = trainLib.outerLoopTrainer({
+          ir,
+          agents,
+          links,
+          examples: answered,
+          config: trainConfig(answered.length),
+          progress: out.json ? false : { label: 'outer links' },
         });
         trainer.run();
-        curves[`inner:${name}`] = [...trainer.history];
-        results.push({
-          agent: name,
-          examples: texts.length,
-          firstLoss: trainer.history[0] ?? Number.NaN,
-          lastLoss: trainer.history.at(-1) ?? Number.NaN,
-        });
-        out.debug(`rmas: inner:${name} trained on ${texts.length} role texts`);
+        record('outer links', answered.length, trainer.history);
       }
       const outDir = resolve(options.out);
       await runtime.saveLinks(links, outDir);
       const plot = resolve(options.plot ?? join(outDir, 'loss.svg'));
       await trainLib.saveLossCurveSvg(plot, curves, {
-        title: `${ir.name}: inner loop`,
+        title: `${ir.name}: ${options.loop} loop`,
         logY: true,
       });
       const wallMs = performance.now() - started;
@@ -184,7 +222,7 @@ export async function train(configFile: string, options: TrainOptions, out: Outp
       }
       for (const r of results) {
         out.print(
-          `inner:${r.agent.padEnd(12)} ${r.examples} role texts · loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)} in ${options.steps} steps`,
+          `${r.link.padEnd(16)} ${r.examples} examples · loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)} in ${options.steps} steps`,
         );
       }
       out.print(`links saved to ${outDir} (use: rmas run ${configFile} --links ${options.out})`);
@@ -196,4 +234,25 @@ export async function train(configFile: string, options: TrainOptions, out: Outp
   } finally {
     registry.dispose();
   }
+}
+
+/** The role texts of each agent that has some; notes the names that match no agent. */
+async function innerData(
+  ir: TopologyIR,
+  options: TrainOptions,
+  out: Output,
+): Promise<Map<string, RoleTextLine[]>> {
+  const lines = await readRoleTexts(options.data);
+  const { byAgent, unknown } = roleTextsByAgent(ir, lines);
+  if (byAgent.size === 0) {
+    throw new CliError(
+      'INPUT',
+      `${options.data}: no line names an agent of "${ir.name}" (the data names: ${unknown.join(', ')})`,
+      { hint: `set "agent" to one of: ${ir.agents.map((a) => a.name).join(', ')}` },
+    );
+  }
+  if (unknown.length > 0) {
+    out.note(`rmas: skipping lines for agents not in "${ir.name}": ${unknown.join(', ')}`);
+  }
+  return byAgent;
 }

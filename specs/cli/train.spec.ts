@@ -25,8 +25,18 @@ async function rmas(...args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 let dir: string;
+/** The sequential example made small: 1 round, 2 latent steps (link shapes do not depend on them). */
+let small: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rmas-train-'));
+  const example = await readFile('cli/examples/sequential.yaml', 'utf8');
+  small = join(dir, 'small.yaml');
+  await writeFile(
+    small,
+    example
+      .replaceAll('latentSteps: 8', 'latentSteps: 2')
+      .replace('rounds: { max: 3 }', 'rounds: { max: 1 }'),
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -49,7 +59,7 @@ describe('rmas train', () => {
     const links = join(dir, 'links');
     const trained = await rmas(
       'train',
-      'cli/examples/sequential.yaml',
+      small,
       '--data',
       data,
       '--steps',
@@ -64,7 +74,7 @@ describe('rmas train', () => {
     expect(trained.code).toBe(0);
     const report = JSON.parse(trained.stdout);
     expect(report.results).toHaveLength(1);
-    expect(report.results[0]).toMatchObject({ agent: 'planner', examples: 3 });
+    expect(report.results[0]).toMatchObject({ link: 'inner:planner', examples: 3 });
     expect(Number.isFinite(report.results[0].lastLoss)).toBe(true);
     // Every link of the sequential topology: 3 inner, 3 outer (2 forward, 1 feedback).
     const files = (await readdir(links)).filter((f) => f.endsWith('.json')).sort();
@@ -80,13 +90,11 @@ describe('rmas train', () => {
 
     const answered = await rmas(
       'run',
-      'cli/examples/sequential.yaml',
+      small,
       '--links',
       links,
       '-q',
       'recall age',
-      '--rounds',
-      '1',
       '--max-new-tokens',
       '2',
       '--json',
@@ -111,15 +119,49 @@ describe('rmas train', () => {
     expect(result.stderr).toContain('one of: planner, critic, solver');
   });
 
-  it('the outer loop is not reachable from the command line yet (exit 3)', async () => {
+  it("trains the outer links from the inner loop's links on question-answer pairs", async () => {
+    const data = join(dir, 'qa.jsonl');
+    await writeFile(
+      data,
+      '{"question": "2 + 3 =", "answer": "5"}\n{"question": "4 + 4 =", "answer": "8"}\n',
+    );
+    const links = join(dir, 'links');
+    const outer = join(dir, 'outer');
     const result = await rmas(
       'train',
-      'cli/examples/sequential.yaml',
-      '--data',
-      'bench/tasks/data/knowledge.jsonl',
+      small,
       '--loop',
       'outer',
+      '--from',
+      links,
+      '--data',
+      data,
+      '--steps',
+      '2', // the warmup's first step has learning rate 0
+      '--batch-size',
+      '2',
+      '--out',
+      outer,
+      '--json',
     );
-    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.results).toEqual([expect.objectContaining({ link: 'outer links', examples: 2 })]);
+    // The inner links come through unchanged: --from loaded them, the outer loop froze them.
+    expect(await readFile(join(outer, 'inner.planner.safetensors'))).toEqual(
+      await readFile(join(links, 'inner.planner.safetensors')),
+    );
+    expect(await readFile(join(outer, 'outer.planner.critic.safetensors'))).not.toEqual(
+      await readFile(join(links, 'outer.planner.critic.safetensors')),
+    );
+  });
+
+  it('the outer loop needs answers', async () => {
+    const data = join(dir, 'no-answers.jsonl');
+    await writeFile(data, '{"question": "2 + 3 ="}\n');
+    const result = await rmas('train', small, '--loop', 'outer', '--data', data);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('has no "answer"');
   });
 });
