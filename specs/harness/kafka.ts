@@ -75,7 +75,11 @@ export function newKafkaClient(
 /**
  * Creates a topic and waits until the broker serves every partition. Not kafkajs's
  * `waitForLeaders`: in KRaft mode the broker learns about a new topic a moment after CreateTopics
- * returns, and kafkajs gives up on the UNKNOWN_TOPIC_OR_PARTITION answer it gets meanwhile.
+ * returns, and kafkajs gives up on the UNKNOWN_TOPIC_OR_PARTITION answer it gets meanwhile. Even
+ * once the metadata names a leader, the broker may still answer NOT_LEADER_OR_FOLLOWER for a
+ * moment; a kafkajs producer then retries the whole request, duplicating the partitions that had
+ * succeeded (unless it is idempotent). So this also waits until ListOffsets, which only the
+ * partition's active leader answers, succeeds for every partition.
  *
  * @example
  * await createTopic(admin, uniqueTopic('orders'), 3);
@@ -93,8 +97,13 @@ export async function createTopic(
     try {
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
       const partitions = topics[0]?.partitions ?? [];
-      if (partitions.length === numPartitions && partitions.every((p) => p.leader >= 0)) return;
-      lastProblem = `${partitions.length} of ${numPartitions} partitions with a leader`;
+      if (partitions.length === numPartitions && partitions.every((p) => p.leader >= 0)) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        if (offsets.length === numPartitions) return;
+        lastProblem = `offsets for ${offsets.length} of ${numPartitions} partitions`;
+      } else {
+        lastProblem = `${partitions.length} of ${numPartitions} partitions with a leader`;
+      }
     } catch (error) {
       lastProblem = error instanceof Error ? error.message : String(error);
     }

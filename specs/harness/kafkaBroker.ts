@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ensureKafkaJars, KAFKA_VERSION, rmasCacheDir } from './kafkaJars.ts';
 
 const execFileAsync = promisify(execFile);
@@ -222,7 +223,9 @@ export class KafkaBroker {
     });
 
     try {
-      await this.waitUntilReady(logFrom);
+      const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
+      await this.waitUntilReady(logFrom, deadline);
+      await this.waitForCoordinators(deadline);
     } catch (error) {
       await this.stop({ kill: true });
       throw error;
@@ -334,9 +337,8 @@ export class KafkaBroker {
     this.clusterIdValue = clusterId;
   }
 
-  private async waitUntilReady(logFrom: number): Promise<void> {
+  private async waitUntilReady(logFrom: number, deadline: number): Promise<void> {
     const timeoutMs = this.options.startTimeoutMs ?? 60_000;
-    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const log = await readFile(this.logFile).catch(() => Buffer.alloc(0));
       if (log.subarray(logFrom).includes(READY_LINE)) return;
@@ -353,13 +355,58 @@ export class KafkaBroker {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-}
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
+  /**
+   * Waits until the group and transaction coordinators serve requests. Right after a (re)start
+   * the broker first creates (or reloads) __consumer_offsets and __transaction_state and answers
+   * COORDINATOR_LOAD_IN_PROGRESS meanwhile. kafkajs treats that answer to a JoinGroup as a
+   * consumer crash and restarts the consumer, which then re-delivers what it had not committed.
+   * Each internal topic has a single partition here (see TEST_PROPERTIES), so one answered
+   * DescribeGroups and one idempotent-producer start mean every group and producer is served.
+   */
+  private async waitForCoordinators(deadline: number): Promise<void> {
+    const kafka = new Kafka({
+      clientId: 'rmas-harness-warm-up',
+      brokers: this.brokers,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+    const admin = kafka.admin({ retry: { retries: 0 } });
+    const producer = kafka.producer({
+      idempotent: true, // kafkajs insists on retries for idempotence: one, the loop does the rest
+      maxInFlightRequests: 1,
+      retry: { retries: 1, initialRetryTime: 50 },
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    let groupsServed = false;
+    let lastProblem = '';
+    try {
+      for (;;) {
+        try {
+          if (!groupsServed) {
+            await admin.connect();
+            await admin.describeGroups(['rmas-harness-warm-up']);
+            groupsServed = true;
+          }
+          await producer.connect(); // InitProducerId: served by the transaction coordinator
+          return;
+        } catch (error) {
+          lastProblem = error instanceof Error ? error.message : String(error);
+        }
+        if (!this.child) {
+          throw new Error(`Kafka broker exited during start-up; log: ${this.logFile}`);
+        }
+        if (Date.now() > deadline) {
+          throw new Error(
+            `Kafka group coordinator not ready in time (${lastProblem}); log: ${this.logFile}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await admin.disconnect();
+      await producer.disconnect();
+    }
   }
 }
 
@@ -368,6 +415,14 @@ function newClusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
   }
 }
 
