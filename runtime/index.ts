@@ -22,7 +22,13 @@ export {
   resolveAgents,
 } from './agents.ts';
 export * from './backend/index.ts';
-export { type CompileOptions, compile, type LinksOption } from './compile.ts';
+export {
+  type CompileOptions,
+  compile,
+  type LinksOption,
+  type PreparedPlan,
+  preparePlan,
+} from './compile.ts';
 export { changeOfFeedback } from './convergence.ts';
 export { type CreditPort, creditSource } from './credit.ts';
 export { type Decoded, decodeWithTools } from './decoding.ts';
@@ -70,3 +76,10 @@ export {
 } from './stages.ts';
 export { initialState, type RequestState, stateTensors } from './state.ts';
 export { type UnrollOptions, type UnrollResult, unrollRounds } from './unroll.ts';
+export {
+  type PoolCompileOptions,
+  startWorkerPool,
+  type WorkerBatchEvent,
+  type WorkerPool,
+  type WorkerPoolOptions,
+} from './workers/pool.ts';
