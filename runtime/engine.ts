@@ -101,7 +101,10 @@ interface Token<S> {
 
 type Outcome<S> = { ok: true; state: S } | { ok: false; error: unknown };
 
-/** Checked options with defaults filled in. */
+/**
+ * Checked options with defaults filled in; throws RuntimeError INVALID_OPTIONS naming the bad one.
+ * @example engineDefaults({}) // { batching: { maxBatchSize: 8, lingerMs: 0 }, queue: { capacity: 64, policy: 'reject' } }
+ */
 export function engineDefaults(options: EngineOptions): {
   batching: BatchingOptions;
   queue: QueueOptions;

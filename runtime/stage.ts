@@ -63,7 +63,10 @@ export interface Plan<S> {
   tensors(state: S): readonly tf.Tensor[];
 }
 
-/** The stages of a request at a point of its life. */
+/**
+ * The stages of a request at a point of its life.
+ * @example stagesFor(plan, false, true) // [plan.earlyStopStage]
+ */
 export function stagesFor<S>(
   plan: Plan<S>,
   final: boolean,
