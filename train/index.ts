@@ -4,6 +4,15 @@
  * checkpoints with exact resume, progress bar, loss curves as SVG).
  */
 export {
+  FullFinetune,
+  LORA_TARGETS,
+  LoraAdapters,
+  type LoraOptions,
+  type LoraTarget,
+  type ModelAdaptation,
+  modelParameterCount,
+} from './adaptation.ts';
+export {
   CHECKPOINT_FORMAT,
   type CheckpointState,
   loadCheckpoint,
