@@ -22,6 +22,11 @@ export interface UnrollOptions {
    * the KV-cached rollout (same values, no gradients), e.g. for evaluation.
    */
   differentiable?: boolean;
+  /**
+   * Also return the decoder's input at the end of every earlier round (what it would decode from
+   * had the request stopped there), for losses on every round from one unroll. Default false.
+   */
+  everyRound?: boolean;
 }
 
 export interface UnrollResult {
@@ -35,6 +40,11 @@ export interface UnrollResult {
   rounds: Array<Record<string, tf.Tensor3D>>;
   /** The trainable link variables (pass them to tf.variableGrads / optimizer.minimize). */
   variables: tf.Variable[];
+  /**
+   * With `everyRound`: the decoder's input at the end of rounds 1..n (the last is the same as
+   * `inputsEmbeds`/`attentionMask`); the same values an unroll of r rounds would return.
+   */
+  decoderInputs?: Array<{ inputsEmbeds: tf.Tensor3D; attentionMask: tf.Tensor2D }>;
 }
 
 /**
@@ -68,6 +78,7 @@ export function unrollRounds(
     plan.start(typeof item === 'string' ? { requestId: `unroll-${i}`, input: item } : item),
   );
   const trace: Array<Record<string, tf.Tensor3D>> = [];
+  const perRound: Array<{ inputsEmbeds: tf.Tensor3D; attentionMask: tf.Tensor2D }> = [];
   for (let round = 1; round <= rounds; round++) {
     const final = round === rounds;
     // The final round stops before the decoder decodes: its input is the result.
@@ -91,8 +102,18 @@ export function unrollRounds(
         ]),
       ),
     );
-    if (!final) states = states.map((s) => plan.advance(s));
+    if (!final) {
+      if (options.everyRound) perRound.push(plan.decoderInput(states));
+      states = states.map((s) => plan.advance(s));
+    }
   }
   const { inputsEmbeds, attentionMask } = plan.decoderInput(states);
-  return { inputsEmbeds, attentionMask, rounds: trace, variables: plan.variables };
+  const result: UnrollResult = {
+    inputsEmbeds,
+    attentionMask,
+    rounds: trace,
+    variables: plan.variables,
+  };
+  if (options.everyRound) result.decoderInputs = [...perRound, { inputsEmbeds, attentionMask }];
+  return result;
 }

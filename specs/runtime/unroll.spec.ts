@@ -121,6 +121,24 @@ describe('the unrolled dataflow is the compiled one', () => {
     }
   });
 
+  it('with everyRound, round r of a long unroll gives what an unroll of r rounds gives', () => {
+    const plan = buildPlan(ir, { agents: tinyAgentsFor(ir), links, mode: 'latent' });
+    const gaps = tf.tidy(() => {
+      const { decoderInputs } = unrollRounds(plan, questions, {
+        everyRound: true,
+        differentiable: false,
+      });
+      expect(decoderInputs!.length).toBe(2);
+      return [1, 2].map((r) => {
+        const alone = unrollRounds(plan, questions, { rounds: r, differentiable: false });
+        const got = decoderInputs![r - 1]!;
+        expect(got.attentionMask.arraySync()).toEqual(alone.attentionMask.arraySync());
+        return tf.max(tf.abs(tf.sub(got.inputsEmbeds, alone.inputsEmbeds))).dataSync()[0]!;
+      });
+    });
+    expect(gaps).toEqual([0, 0]);
+  });
+
   it('returns per-round thoughts of every agent that ran, [batch, m, d]', () => {
     const plan = buildPlan(ir, { agents: tinyAgentsFor(ir), links, mode: 'latent' });
     const shapes = tf.tidy(() => {
