@@ -436,6 +436,7 @@ writeBenchReport({
       'ms / step (median)',
       'peak MiB',
       'held-out accuracy',
+      'held-out answer CE',
     ],
     rows: [
       ...METHODS.map((m) => row('per agent', perAgent[m])),
