@@ -43,8 +43,12 @@ const startupMs = performance.now() - startedAt;
 
 let run = 0;
 const last: Record<string, Answer[]> = {};
+/** CPU time of the whole process (all threads) per wall time, per run: the cores actually used. */
+const cores: Record<'one' | 'two', number[]> = { one: [], two: [] };
 const side = (name: 'one' | 'two') => async () => {
   run += 1;
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
   const requests = Array.from({ length: REQUESTS }, (_, i) => ({
     requestId: `run${run}-q${i}`,
     input: `Question ${i}: what is ${i} times ${i + 3}?`,
@@ -53,6 +57,8 @@ const side = (name: 'one' | 'two') => async () => {
   if (answers.some((a) => a.error !== undefined))
     throw new Error(`${name}: ${JSON.stringify(answers.find((a) => a.error))}`);
   last[name] = answers;
+  const used = process.cpuUsage(cpu);
+  cores[name].push((used.user + used.system) / 1000 / (performance.now() - wall));
 };
 const loadBefore = loadavg()[0]!;
 const ms = await interleave({ one: side('one'), two: side('two') }, REPS, { warmup: 1 });
@@ -84,6 +90,7 @@ writeBenchReport({
     requestsPerSecond: { one, two },
     speedup: two / one,
     sameAnswers,
+    effectiveCores: { one: median(cores.one), two: median(cores.two) },
     poolStartupMs: startupMs,
     cores: availableParallelism(),
     loadAverage1m: { before: loadBefore, after: loadAfter },
@@ -99,6 +106,7 @@ writeBenchReport({
   notes: [
     `${REQUESTS} requests per run, micro-batched by ${BATCH} inside each worker; each worker holds its own wasm backend and copy of the four agents.`,
     `The machine has ${availableParallelism()} cores shared with other processes (1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after): the second worker only helps as much as a second core is free.`,
+    `Cores actually used (process CPU time / wall time, median): ${median(cores.one).toFixed(2)} with 1 worker, ${median(cores.two).toFixed(2)} with 2; the speedup cannot exceed their ratio.`,
     `Both pools gave the same answers: ${sameAnswers}.`,
   ],
 });
