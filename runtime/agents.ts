@@ -18,11 +18,18 @@ export interface AgentRegistry {
 }
 
 export interface AgentRegistryOptions {
-  /**
-   * Seed of the random weights of presets without trained weights. Default 1 (tfjs draws the
-   * first weight from Math.random under seed 0, so 0 would not be reproducible).
-   */
+  /** Seed of the random weights of presets without trained weights. Default 1. */
   seed?: number;
+}
+
+/**
+ * tfjs draws from Math.random when a random op's seed is 0, and the presets' init seeds their first
+ * weight with the bare seed: seed 0 would give different weights in every process (and links
+ * trained against one process's agents would not fit the next). 0 is therefore mapped to another
+ * fixed seed.
+ */
+function presetSeed(seed: number): number {
+  return seed === 0 ? 0x5eed : seed;
 }
 
 /**
@@ -45,7 +52,7 @@ export function agentRegistry(options: AgentRegistryOptions = {}): AgentRegistry
           `no preset named ${JSON.stringify(ref.preset)} (presets: ${PRESET_NAMES.join(', ')})`,
         );
       }
-      return createPresetAgent(ref.preset, { seed: options.seed ?? 1 });
+      return createPresetAgent(ref.preset, { seed: presetSeed(options.seed ?? 1) });
     }
     return loadAgent(ref.path);
   };
