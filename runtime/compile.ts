@@ -153,7 +153,10 @@ function compileInWorkers(
       let closed = false;
       let inner: Subscription | undefined;
       let pool: WorkerPool | undefined;
-      startWorkerPool(ir, { ...options, workers: options.workers!, mode }).then(
+      const workers = options.workers!;
+      // Room in the workers for the whole queue, spread evenly.
+      const capacityPerWorker = Math.ceil((options.queue?.capacity ?? 64) / workers);
+      startWorkerPool(ir, { ...options, workers, mode, capacityPerWorker }).then(
         (started) => {
           pool = started;
           if (closed) {
