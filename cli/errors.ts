@@ -210,7 +210,7 @@ function explain(e: TypedError, code: string): Explanation {
 function explainModelError(e: TypedError, code: string): Explanation {
   const hints: Record<string, string> = {
     MISSING_FILE:
-      'a model folder needs config.json, tokenizer.json (or the tokenizer files) and *.safetensors; check the model path in the config',
+      'a model folder needs config.json, tokenizer.json and model.safetensors (or its shards); check the model path in the config',
     INVALID_JSON: 'the file is not valid JSON: re-download or re-save it',
     INVALID_CONFIG: 'the model config.json lacks or mistypes this field',
     UNSUPPORTED_ARCHITECTURE:

@@ -162,6 +162,7 @@ Examples:
       positiveNumber,
     )
     .option('--seed <n>', 'seed of the data order and the fresh links', integer(0), 1)
+    .option('--rounds <n>', 'override the recursion rounds the outer loop unrolls', integer(1))
     .option('--out <dir>', 'where to save the links', 'links')
     .option(
       '--from <dir>',

@@ -121,7 +121,7 @@ export function checkModelFolders(config: LoadedConfig, ir: TopologyIR): void {
       'CONFIG',
       `${relative(process.cwd(), config.file)}: agents[${i}].model.path: no folder at ${agent.model.path} (agent "${agent.name}")`,
       {
-        hint: 'point it at a local Hugging Face model folder (config.json, tokenizer.json, *.safetensors); relative paths start from the config file',
+        hint: 'point it at a local Hugging Face model folder (config.json, tokenizer.json, model.safetensors); relative paths start from the config file',
       },
     );
   });
@@ -140,7 +140,7 @@ function withAgentContext(error: unknown, config: LoadedConfig, ir: TopologyIR):
     'CONFIG',
     `${relative(process.cwd(), config.file)}: agents[${index}].model.path: agent "${agent.name}" cannot load its model: ${(error as Error).message}`,
     {
-      hint: 'a model folder needs config.json, tokenizer.json (or the tokenizer files) and *.safetensors of a Llama, Qwen2 or Qwen3 model',
+      hint: 'a model folder needs config.json, tokenizer.json and model.safetensors (or its shards) of a Llama, Qwen2 or Qwen3 model',
       cause: error,
     },
   );

@@ -19,6 +19,7 @@ import { loadConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import type { Output } from '../output.ts';
 import { readQuestions } from '../questions.ts';
+import { withOverrides } from './run.ts';
 
 export const TRAIN_LOOPS = ['inner', 'outer'] as const;
 export type TrainLoop = (typeof TRAIN_LOOPS)[number];
@@ -31,6 +32,8 @@ export interface TrainOptions {
   lr?: number;
   seed: number;
   out: string;
+  /** Override the topology's rounds (the outer loop unrolls this many). */
+  rounds?: number;
   /** Start from these links (e.g. the inner loop's `--out`); default fresh links. */
   from?: string;
   /** Loss curves SVG; default `<out>/loss.svg`. */
@@ -140,7 +143,9 @@ interface LinkResult {
  */
 export async function train(configFile: string, options: TrainOptions, out: Output): Promise<void> {
   const config = await loadConfig(configFile);
-  const ir = config.resolvedIR;
+  const ir = withOverrides(config.resolvedIR, {
+    ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
+  });
   const inner = options.loop === 'inner' ? await innerData(ir, options, out) : undefined;
   const answered = options.loop === 'outer' ? await readAnswered(options.data) : undefined;
 

@@ -1,0 +1,215 @@
+/**
+ * The README, run as a new user would: every ```sh block in order on a fresh copy of the checkout,
+ * and every ```ts block type-checked and executed. Nothing in a command block may go stale.
+ *
+ * Conventions for README writers:
+ * - A ```sh block runs as one `bash -e -o pipefail` script, from the root of a copy of the checkout
+ *   (tracked and untracked, not ignored files; node_modules linked), so blocks see the files
+ *   earlier blocks wrote and the working tree stays clean. Blocks run in the order they appear.
+ * - `npm ci` and `npm test` are the only commands not run (on their own line, or as a step of an
+ *   `&&` chain): the copy already has its dependencies, and `npm test` runs this very test.
+ * - A long job is run in its documented quick form: put `<!-- doc-test: quick="<script>" -->` on
+ *   the line right before its ```sh block. The script replaces the block; it must have as many
+ *   commands (lines, `&&` steps) as the block, each starting with the same three words as the
+ *   block's (e.g. `npx rmas train` with `--steps 1` added), so it cannot drift from what it stands for.
+ * - ```ts blocks are checked together by tsc with the repo's settings, then each runs with tsx from
+ *   the copy's root, in order with the ```sh blocks; they import from the repo by relative path
+ *   (`./dsl/index.ts`). Other languages (```text, ```yaml, ```mermaid, ...) are not run.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CodeBlock,
+  commandsOf,
+  extractBlocks,
+  head,
+  NOT_RUN,
+  runnableScript,
+} from './readmeBlocks.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const BLOCKS = extractBlocks(README);
+// One stable place per checkout, so that `npx rmas` reuses its npx link between runs.
+const COPY = join(
+  tmpdir(),
+  `rmas-readme-${createHash('sha1').update(ROOT).digest('hex').slice(0, 8)}`,
+);
+const BLOCK_TIMEOUT_MS = 110_000;
+
+function blockFile(block: CodeBlock): string {
+  return `readme-block-${block.line}.ts`;
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', FORCE_COLOR: '0' };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('VITEST') || key === 'NODE_OPTIONS') delete env[key];
+  }
+  return env;
+}
+
+function copyCheckout(): void {
+  rmSync(COPY, { recursive: true, force: true });
+  const files = execFileSync(
+    'git',
+    ['ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
+    .split('\0')
+    .filter((file) => file !== '' && existsSync(join(ROOT, file)));
+  for (const file of files) {
+    mkdirSync(dirname(join(COPY, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(COPY, file));
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(COPY, 'node_modules'), 'dir');
+  for (const block of BLOCKS.filter((b) => b.lang === 'ts'))
+    writeFileSync(join(COPY, blockFile(block)), block.code);
+}
+
+function run(command: string, args: string[]): { status: number | null; output: string } {
+  const result = spawnSync(command, args, {
+    cwd: COPY,
+    env: cleanEnv(),
+    encoding: 'utf8',
+    timeout: BLOCK_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? `\n${result.error.message}` : ''}`;
+  return { status: result.status, output };
+}
+
+describe('the doc-test conventions', () => {
+  it('extracts blocks, directives and skips as documented', () => {
+    const markdown = [
+      'Intro',
+      '```sh',
+      'npm ci && npx rmas run -q "2 + 2?"   # install, then run',
+      'npm test',
+      '```',
+      '<!-- doc-test: quick="npm start -- --limit 2" -->',
+      '```sh',
+      'npm start',
+      '```',
+      '```yaml',
+      'a: 1',
+      '```',
+      '```ts',
+      "console.log('hi');",
+      '```',
+    ].join('\n');
+    const blocks = extractBlocks(markdown);
+    expect(blocks).toEqual([
+      {
+        lang: 'sh',
+        line: 2,
+        code: 'npm ci && npx rmas run -q "2 + 2?"   # install, then run\nnpm test\n',
+      },
+      { lang: 'sh', line: 7, code: 'npm start\n', quick: 'npm start -- --limit 2' },
+      { lang: 'ts', line: 13, code: "console.log('hi');\n" },
+    ]);
+    expect(runnableScript(blocks[0]!.code)).toEqual({
+      script: 'npx rmas run -q "2 + 2?" # install, then run\n',
+      skipped: ['npm ci', 'npm test'],
+    });
+    expect(commandsOf('a && b # c\n\n# only a comment\nd\n')).toEqual(['a', 'b', 'd']);
+    expect(() => extractBlocks('<!-- doc-test: skip -->\n```sh\nx\n```\n')).toThrow(
+      'unknown doc-test directive',
+    );
+    expect(() => extractBlocks('<!-- doc-test: quick="x" -->\n```ts\nx\n```\n')).toThrow(
+      'right before',
+    );
+  });
+
+  it('the README has runnable blocks, and every quick form matches its block', () => {
+    expect(BLOCKS.filter((b) => b.lang === 'sh').length).toBeGreaterThan(3);
+    expect(BLOCKS.filter((b) => b.lang === 'ts').length).toBeGreaterThan(3);
+    for (const block of BLOCKS) {
+      if (block.quick === undefined) continue;
+      const documented = commandsOf(runnableScript(block.code).script);
+      const quick = commandsOf(block.quick);
+      expect(quick.length, `README:${block.line}: quick form has another number of commands`).toBe(
+        documented.length,
+      );
+      quick.forEach((command, i) => {
+        expect(head(command, 3), `README:${block.line}: quick form of "${documented[i]}"`).toBe(
+          head(documented[i]!, 3),
+        );
+      });
+    }
+  });
+
+  it('skips nothing but the install and the suite itself', () => {
+    const skipped = BLOCKS.filter((b) => b.lang === 'sh').flatMap(
+      (b) => runnableScript(b.code).skipped,
+    );
+    for (const command of skipped) expect(NOT_RUN).toContain(command);
+  });
+});
+
+describe('README', () => {
+  beforeAll(() => {
+    copyCheckout();
+  }, 60_000);
+
+  afterAll(() => {
+    rmSync(COPY, { recursive: true, force: true });
+  });
+
+  it('type-checks every ts block', () => {
+    const ts = BLOCKS.filter((b) => b.lang === 'ts');
+    writeFileSync(
+      join(COPY, 'tsconfig.readme.json'),
+      JSON.stringify({ extends: './tsconfig.json', include: ts.map(blockFile) }),
+    );
+    const result = run(process.execPath, [
+      join(COPY, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.readme.json',
+    ]);
+    expect(result.output.replaceAll('readme-block-', 'README line ')).toBe('');
+    expect(result.status).toBe(0);
+  }, 120_000);
+
+  for (const block of BLOCKS) {
+    const title = `README:${block.line} ${block.lang}: ${(block.quick ?? block.code).split('\n')[0]}`;
+    it(
+      title,
+      () => {
+        const result =
+          block.lang === 'ts'
+            ? run(process.execPath, ['--import', 'tsx', blockFile(block)])
+            : run('bash', [
+                '-e',
+                '-o',
+                'pipefail',
+                '-c',
+                block.quick ?? runnableScript(block.code).script,
+              ]);
+        if (result.status !== 0) {
+          expect.fail(
+            `README:${block.line} exited with ${result.status}:\n${result.output.slice(-4000)}`,
+          );
+        }
+      },
+      BLOCK_TIMEOUT_MS + 10_000,
+    );
+  }
+});
