@@ -143,6 +143,21 @@ describe('rmas', () => {
     expect(unknown.stderr).toContain('unknown benchmark(s): nope');
   });
 
+  it('bench --results-only summarises a result file and plots its targets', async () => {
+    const committed = JSON.parse(await readFile('bench/results/latent.json', 'utf8')) as {
+      targets: { name: string; met: boolean }[];
+    };
+    const svg = join(dir, 'targets.svg');
+    const result = await rmas('bench', 'latent', '--results-only', '--plot', svg);
+    expect(result.code).toBe(0);
+    const met = committed.targets.filter((t) => t.met).length;
+    expect(result.stdout).toContain(`latent: ${met}/${committed.targets.length} targets met`);
+    for (const target of committed.targets) expect(result.stdout).toContain(target.name);
+    const chart = await readFile(svg, 'utf8');
+    expect(chart).toContain('<svg');
+    expect(chart).toContain('measured / target');
+  });
+
   it('run answers each question with its usage, and frees every tensor', async () => {
     await initBackend({ log: false });
     const before = tf.memory().numTensors;
