@@ -10,6 +10,8 @@ import {
   type TopologyIR,
   validate,
 } from '../../dsl/index.ts';
+import { compile } from '../../runtime/compile.ts';
+import { RuntimeError } from '../../runtime/errors.ts';
 import { propertyConfig } from './config.ts';
 
 // The compile-time half of issue 9: a latent hand-off that crosses a discrete step (argmax or
@@ -101,6 +103,25 @@ describe('discrete steps are caught at compile time', () => {
         }
       }),
       propertyConfig('a discrete latent edge is rejected, named', 150),
+    );
+  });
+
+  it('compile refuses it in latent mode before running anything, naming the edge', () => {
+    fc.assert(
+      fc.property(discreteTopology, ({ ir }) => {
+        let thrown: unknown;
+        try {
+          compile(ir, { mode: 'latent' });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(RuntimeError);
+        expect((thrown as RuntimeError).code).toBe('INVALID_TOPOLOGY');
+        for (const i of expectedDiscreteEdges(ir).keys()) {
+          expect((thrown as Error).message).toContain(edgeId(ir.edges[i]!));
+        }
+      }),
+      propertyConfig('compile refuses a discrete latent edge', 100),
     );
   });
 
