@@ -16,7 +16,7 @@ import {
 } from './messages.ts';
 import { padLeftEmbeds } from './prompt/splice.ts';
 import { type PreparedTurn, prepareTurns } from './prompt/turnInputs.ts';
-import { elapsedMs, runBatch } from './runBatch.ts';
+import { batchOperator, elapsedMs } from './runBatch.ts';
 import { decodeFlops } from './usage/flops.ts';
 import { sumUsage, type UsageEntry, type UsagePhase } from './usage/ledger.ts';
 
@@ -95,34 +95,23 @@ export function decodeAnswer(
   agent: Agent,
   sampling: SamplingOptions,
 ): OperatorFunction<Batch<TurnRequest>, Batch<AnswerMessage>> {
-  return (source) =>
-    new Observable<Batch<AnswerMessage>>((subscriber) =>
-      source.subscribe({
-        next: (batch) =>
-          subscriber.next(
-            runBatch(
-              batch,
-              agent.name,
-              (items) =>
-                generateForTurns(agent, items, sampling, 'decode').map((g) => {
-                  if (isErrorRecord(g)) return g;
-                  const usage = [...g.request.usage, g.entry];
-                  return {
-                    kind: 'answer',
-                    requestId: g.request.requestId,
-                    round: g.request.round,
-                    agent: agent.name,
-                    text: g.text,
-                    ids: g.ids,
-                    usage,
-                    totals: sumUsage(usage),
-                  } satisfies AnswerMessage;
-                }),
-              disposeTurn,
-            ),
-          ),
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
+  return batchOperator(
+    agent.name,
+    (items) =>
+      generateForTurns(agent, items, sampling, 'decode').map((g) => {
+        if (isErrorRecord(g)) return g;
+        const usage = [...g.request.usage, g.entry];
+        return {
+          kind: 'answer',
+          requestId: g.request.requestId,
+          round: g.request.round,
+          agent: agent.name,
+          text: g.text,
+          ids: g.ids,
+          usage,
+          totals: sumUsage(usage),
+        } satisfies AnswerMessage;
       }),
-    );
+    disposeTurn,
+  );
 }

@@ -9,7 +9,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { OperatorError } from './errors.ts';
 import { applyLink, type RecursiveLink } from './links/recursiveLink.ts';
 import type { Batch, ErrorRecord, LatentMessage } from './messages.ts';
-import { elapsedMs, runBatch } from './runBatch.ts';
+import { batchOperator, elapsedMs } from './runBatch.ts';
 import { linkFlops } from './usage/flops.ts';
 import type { UsageEntry } from './usage/ledger.ts';
 
@@ -107,20 +107,9 @@ export function latentTransfer(
   outerLink: RecursiveLink,
   options: LatentTransferOptions,
 ): OperatorFunction<Batch<LatentMessage>, Batch<LatentMessage>> {
-  return (source) =>
-    new Observable<Batch<LatentMessage>>((subscriber) =>
-      source.subscribe({
-        next: (batch) =>
-          subscriber.next(
-            runBatch(
-              batch,
-              `transfer->${options.to}`,
-              (items) => transferBatch(innerLink, outerLink, options, items),
-              (m) => m.states.dispose(),
-            ),
-          ),
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return batchOperator(
+    `transfer->${options.to}`,
+    (items) => transferBatch(innerLink, outerLink, options, items),
+    (m) => m.states.dispose(),
+  );
 }

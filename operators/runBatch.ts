@@ -5,6 +5,7 @@
  * error record: the stream goes on. The consumed messages are released (their tensors disposed)
  * either way.
  */
+import { Observable, type OperatorFunction } from 'rxjs';
 import { type Batch, type ErrorRecord, errorRecord, isErrorRecord } from './messages.ts';
 import type { UsageEntry } from './usage/ledger.ts';
 
@@ -34,6 +35,28 @@ export function runBatch<In extends Identified, Out>(
   }
   let next = 0;
   return batch.map((x) => (isErrorRecord(x) ? x : results[next++]!));
+}
+
+/**
+ * The operator shape shared by every batched operator: each input batch becomes one output batch
+ * through `runBatch`; errors and completion pass through.
+ *
+ * @example
+ * const op = batchOperator(agent.name, (items) => step(items), disposeTurn);
+ */
+export function batchOperator<In extends Identified, Out>(
+  agent: string,
+  step: (items: In[]) => Array<Out | ErrorRecord>,
+  release: (item: In) => void,
+): OperatorFunction<Batch<In>, Batch<Out>> {
+  return (source) =>
+    new Observable<Batch<Out>>((subscriber) =>
+      source.subscribe({
+        next: (batch) => subscriber.next(runBatch(batch, agent, step, release)),
+        error: (error) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
 }
 
 /** Wall time in milliseconds since `start` (performance.now()). */

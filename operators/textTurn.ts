@@ -14,7 +14,7 @@ import {
   type TextMessage,
   type TurnRequest,
 } from './messages.ts';
-import { runBatch } from './runBatch.ts';
+import { batchOperator } from './runBatch.ts';
 
 /**
  * Each batch of turn requests becomes a batch of `TextMessage`s (the decoded text and ids), in
@@ -26,33 +26,22 @@ export function textTurn(
   agent: Agent,
   sampling: SamplingOptions,
 ): OperatorFunction<Batch<TurnRequest>, Batch<TextMessage>> {
-  return (source) =>
-    new Observable<Batch<TextMessage>>((subscriber) =>
-      source.subscribe({
-        next: (batch) =>
-          subscriber.next(
-            runBatch(
-              batch,
-              agent.name,
-              (items) =>
-                generateForTurns(agent, items, sampling, 'text').map((g) =>
-                  isErrorRecord(g)
-                    ? g
-                    : ({
-                        kind: 'text',
-                        requestId: g.request.requestId,
-                        round: g.request.round,
-                        from: agent.name,
-                        text: g.text,
-                        ids: g.ids,
-                        usage: [...g.request.usage, g.entry],
-                      } satisfies TextMessage),
-                ),
-              disposeTurn,
-            ),
-          ),
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return batchOperator(
+    agent.name,
+    (items) =>
+      generateForTurns(agent, items, sampling, 'text').map((g) =>
+        isErrorRecord(g)
+          ? g
+          : ({
+              kind: 'text',
+              requestId: g.request.requestId,
+              round: g.request.round,
+              from: agent.name,
+              text: g.text,
+              ids: g.ids,
+              usage: [...g.request.usage, g.entry],
+            } satisfies TextMessage),
+      ),
+    disposeTurn,
+  );
 }
