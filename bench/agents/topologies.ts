@@ -1,0 +1,94 @@
+/**
+ * The benchmark's two systems over the three preset networks. The planner's network (96 wide,
+ * spbpe tokenizer) also plays the `left` specialist, the critic's (128, bytebpe) the `right`
+ * specialist, the solver's (192, bytebpe) the summarizer: one network per seat, trained on the
+ * role texts of both patterns. Prompts are short on purpose (tiny models, short contexts).
+ */
+
+import type { TopologyIR } from '../../dsl/ir.ts';
+import { mixture } from '../../dsl/patterns/mixture.ts';
+import { sequential } from '../../dsl/patterns/sequential.ts';
+
+/** The preset network behind each seat. */
+export const NETWORKS = {
+  planner: { preset: 'tiny-planner-96', hiddenSize: 96 },
+  critic: { preset: 'tiny-critic-128', hiddenSize: 128 },
+  solver: { preset: 'tiny-solver-192', hiddenSize: 192 },
+} as const;
+export type NetworkName = keyof typeof NETWORKS;
+
+export const SEQUENTIAL_BENCH_PROMPTS = {
+  planner: 'plan {{question}} feedback {{feedback}}',
+  critic: 'check {{question}} plan {{latent:planner}}',
+  solver: 'solve {{question}} refined {{latent:critic}}',
+} as const;
+
+export const MIXTURE_BENCH_PROMPTS = {
+  left: 'left {{question}} feedback {{feedback}}',
+  right: 'right {{question}} feedback {{feedback}}',
+  summarizer: 'sum {{question}} left {{latent:left}} right {{latent:right}}',
+} as const;
+
+/** Which network plays each role of each pattern. */
+export const ROLE_NETWORK: Record<string, NetworkName> = {
+  planner: 'planner',
+  critic: 'critic',
+  solver: 'solver',
+  left: 'planner',
+  right: 'critic',
+  summarizer: 'solver',
+};
+
+/** Latent steps m per agent, and the longest answer / hand-off text, in tokens. */
+export const BENCH_LATENT_STEPS = 8;
+export const BENCH_MAX_NEW_TOKENS = 32;
+
+/** Links start from their closed-form ridge fits (before the inner and outer loops train them). */
+const RIDGE = { variant: 'official', init: 'ridge' } as const;
+
+const agent = (network: NetworkName, prompt: string) => ({
+  model: NETWORKS[network].preset,
+  hiddenSize: NETWORKS[network].hiddenSize,
+  prompt,
+  innerLink: RIDGE,
+});
+
+/**
+ * The sequential system (planner -> critic -> solver, solver -> planner feedback), greedy decoding.
+ *
+ * @example const ir = sequentialBenchIR({ rounds: 3 });
+ */
+export function sequentialBenchIR(
+  options: { rounds?: number; latentSteps?: number } = {},
+): TopologyIR {
+  return sequential({
+    name: 'bench-sequential',
+    planner: agent('planner', SEQUENTIAL_BENCH_PROMPTS.planner),
+    critic: agent('critic', SEQUENTIAL_BENCH_PROMPTS.critic),
+    solver: agent('solver', SEQUENTIAL_BENCH_PROMPTS.solver),
+    rounds: { max: options.rounds ?? 3, latentSteps: options.latentSteps ?? BENCH_LATENT_STEPS },
+    decode: { maxNewTokens: BENCH_MAX_NEW_TOKENS, temperature: 0, topP: 1 },
+    outerLink: RIDGE,
+  }).ir;
+}
+
+/**
+ * The mixture system (left and right specialists -> summarizer, summarizer -> each specialist).
+ *
+ * @example const ir = mixtureBenchIR({ rounds: 1 });
+ */
+export function mixtureBenchIR(
+  options: { rounds?: number; latentSteps?: number } = {},
+): TopologyIR {
+  return mixture({
+    name: 'bench-mixture',
+    specialists: {
+      left: agent('planner', MIXTURE_BENCH_PROMPTS.left),
+      right: agent('critic', MIXTURE_BENCH_PROMPTS.right),
+    },
+    summarizer: agent('solver', MIXTURE_BENCH_PROMPTS.summarizer),
+    rounds: { max: options.rounds ?? 3, latentSteps: options.latentSteps ?? BENCH_LATENT_STEPS },
+    decode: { maxNewTokens: BENCH_MAX_NEW_TOKENS, temperature: 0, topP: 1 },
+    outerLink: RIDGE,
+  }).ir;
+}
