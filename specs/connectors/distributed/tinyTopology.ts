@@ -75,7 +75,10 @@ export function tinyMixture(name: string, folders: Record<8 | 16 | 24, string>):
 }
 
 /** Questions whose answers differ (numbers, so the token counts vary too). */
-export function tinyQuestions(count: number, prefix: string): { requestId: string; input: string }[] {
+export function tinyQuestions(
+  count: number,
+  prefix: string,
+): { requestId: string; input: string }[] {
   return Array.from({ length: count }, (_, i) => ({
     requestId: `${prefix}${i}`,
     input: `${(i * 7919) % 1000} + ${i % 37}?`,

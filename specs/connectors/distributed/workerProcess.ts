@@ -4,7 +4,7 @@
  * topicPrefix, guarantee, instance, links, maxBatchSize, consumerConfig...). Prints one JSON
  * line per event on stdout: ready, batch (stage, size), stopped, error. SIGTERM stops gracefully.
  */
-import { runWorker, type RunWorkerOptions } from '../../../connectors/distributed/index.ts';
+import { type RunWorkerOptions, runWorker } from '../../../connectors/distributed/index.ts';
 import { initBackend } from '../../../runtime/index.ts';
 
 const say = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -14,7 +14,14 @@ await initBackend({ backend: 'wasm', strict: true, log: false });
 const worker = await runWorker({
   ...config,
   kafkaConfig: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 30 } },
-  onBatch: (e) => say({ event: 'batch', stage: e.stage, size: e.requestIds.length, ms: e.durationMs, at: Date.now() }),
+  onBatch: (e) =>
+    say({
+      event: 'batch',
+      stage: e.stage,
+      size: e.requestIds.length,
+      ms: e.durationMs,
+      at: Date.now(),
+    }),
 });
 void worker.ready.then(() => say({ event: 'ready' }));
 process.removeAllListeners('SIGTERM');
