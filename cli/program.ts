@@ -46,6 +46,20 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+function roundsList(value: string): number[] {
+  const rounds = value.split(',').map((part) => Number(part.trim()));
+  if (rounds.some((r) => !Number.isInteger(r) || r < 1)) {
+    throw new InvalidArgumentError(
+      `expected integers >= 1 separated by commas, got ${JSON.stringify(value)}`,
+    );
+  }
+  return rounds;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -101,7 +115,12 @@ export function buildProgram(io: CliIO, setExit: (code: ExitCode) => void): Comm
       '--quick',
       'the main job (npm start): the efficiency table on the shipped agents, short',
     )
-    .option('--limit <n>', 'with --quick: questions per task family', integer(1))
+    .option('--limit <n>', 'with --quick: questions per task family (default 8)', integer(1))
+    .option(
+      '--repetitions <n>',
+      'with --quick: timed passes, the median is reported (default 3)',
+      integer(1),
+    )
     .addHelpText(
       'after',
       `
@@ -110,16 +129,35 @@ Examples:
   rmas run cli/examples/mixture.json --input cli/examples/questions.jsonl --usage
   rmas run cli/examples/sequential.yaml --mode text -q "2 + 2?" --json
   echo "What is 3 + 4?" | rmas run --rounds 1
-  rmas run --quick`,
+  rmas run --quick                      # what npm start runs
+  rmas run --quick --limit 2 --repetitions 1 --rounds 3`,
     )
     .action(async (config: string | undefined, options, command: Command) => {
       const out = output(command);
       if (options.quick) {
-        await quickTable({ ...(options.limit !== undefined ? { limit: options.limit } : {}) }, out);
+        const { question, input, mode, links, seed, usage, maxNewTokens } = options;
+        const stray = Object.entries({ question, input, mode, links, seed, usage, maxNewTokens })
+          .filter(([, value]) => value !== undefined)
+          .map(([name]) => `--${kebab(name)}`);
+        if (config !== undefined) stray.unshift('a config');
+        if (stray.length > 0) {
+          throw new CliError('USAGE', `--quick runs the shipped table; it takes no ${stray[0]}`, {
+            hint: 'rmas run --quick [--limit n] [--repetitions n] [--rounds n] [--batch-size n]; for your own data: rmas eval --data my.jsonl',
+          });
+        }
+        await quickTable(
+          {
+            ...(options.limit !== undefined ? { limit: options.limit } : {}),
+            ...(options.repetitions !== undefined ? { repetitions: options.repetitions } : {}),
+            ...(options.rounds !== undefined ? { rounds: [options.rounds] } : {}),
+            ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+          },
+          out,
+        );
         return;
       }
-      if (options.limit !== undefined) {
-        throw new CliError('USAGE', '--limit only applies with --quick', {
+      if (options.limit !== undefined || options.repetitions !== undefined) {
+        throw new CliError('USAGE', '--limit and --repetitions only apply with --quick', {
           hint: 'to answer fewer questions, pass a shorter --input file',
         });
       }
@@ -133,13 +171,19 @@ Examples:
     )
     .requiredOption('--data <file>', 'JSONL with one {"question", "answer"} per line')
     .option('--limit <n>', 'use only the first n questions', integer(1))
+    .option('--repetitions <n>', 'timed passes; the median is reported', integer(1), 3)
+    .option('--rounds <list>', 'recursion depths to compare, e.g. 1,2,3', roundsList, [1, 2, 3])
+    .option('--batch-size <n>', 'requests per batched model call, every method', integer(1), 8)
+    .option('--weights <dir>', 'your networks: a folder of <preset>/ model folders')
+    .option('--links <dir>', 'your links: a folder with a sequential/ subfolder')
     .option('--plot <file>', 'also draw the table as an SVG chart')
     .addHelpText(
       'after',
       `
 Examples:
   rmas eval --data my.jsonl
-  rmas eval --data bench/tasks/data/test.jsonl --limit 20 --json`,
+  rmas eval --data bench/tasks/data/test.jsonl --limit 20 --rounds 3 --plot table.svg
+  rmas eval --data my.jsonl --weights my-networks --links my-links --json`,
     )
     .action(async (options, command: Command) => {
       await evaluate(options, output(command));
