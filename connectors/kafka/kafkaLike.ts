@@ -58,10 +58,18 @@ export interface KafkaLikeConsumer {
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
   /** kafkajs: stops fetching and leaves the group. The confluent client has no stop (disconnect). */
   stop?(): Promise<void>;
-  readonly events?: { GROUP_JOIN?: string };
+  readonly events?: { GROUP_JOIN?: string; CRASH?: string };
   on?(
     event: string,
-    listener: (event: { payload: { memberAssignment?: Record<string, number[]> } }) => void,
+    listener: (event: {
+      payload: {
+        /** GROUP_JOIN: the partitions this member now owns. */
+        memberAssignment?: Record<string, number[]>;
+        /** CRASH: the error, and whether the client restarts by itself. */
+        error?: Error;
+        restart?: boolean;
+      };
+    }) => void,
   ): unknown;
 }
 

@@ -62,6 +62,8 @@ export interface KafkaPipelineOptions {
   lowWaterMark?: number;
   autoCommitInRun?: boolean;
   drainTimeoutMs?: number;
+  /** Shortest time between commits (or transactions). Default 100 ms. */
+  commitIntervalMs?: number;
   events?: ConnectorEvents;
 }
 
@@ -113,6 +115,9 @@ export function kafkaPipeline(options: KafkaPipelineOptions): KafkaPipeline {
     ...(options.lowWaterMark === undefined ? {} : { lowWaterMark: options.lowWaterMark }),
     ...(options.autoCommitInRun === undefined ? {} : { autoCommitInRun: options.autoCommitInRun }),
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+    ...(options.commitIntervalMs === undefined
+      ? {}
+      : { commitIntervalMs: options.commitIntervalMs }),
     ...(outbox ? { committer: outbox } : {}),
     events,
     metrics,
@@ -122,9 +127,9 @@ export function kafkaPipeline(options: KafkaPipelineOptions): KafkaPipeline {
   const handle = async (messages: readonly SourceMessage[]): Promise<void> => {
     const outputs = await outputsFor(messages, options, events, metrics);
     if (outbox) {
-      for (const [i, message] of messages.entries()) outbox.add(message, outputs[i]!);
+      for (let i = 0; i < messages.length; i++) outbox.add(messages[i]!, [outputs[i]!]);
     } else {
-      await send(options.producer, outputs.flat());
+      await send(options.producer, outputs);
     }
     for (const message of messages) message.ack();
   };
@@ -148,22 +153,22 @@ export function kafkaPipeline(options: KafkaPipelineOptions): KafkaPipeline {
   };
 }
 
-/** Per message, its output records: an answer, or a dead letter with the reason. */
+/** Per message, its one output record: an answer, or a dead letter with the reason. */
 async function outputsFor(
   messages: readonly SourceMessage[],
   options: KafkaPipelineOptions,
   events: ConnectorEvents,
   metrics: ConnectorMetrics,
-): Promise<OutputRecord[][]> {
-  const outputs: OutputRecord[][] = messages.map(() => []);
+): Promise<OutputRecord[]> {
+  const outputs = new Array<OutputRecord>(messages.length);
   const valid: { index: number; request: WireRequest }[] = [];
   const deadLetter = (index: number, error: unknown, code: string, requestId = '') => {
     const message = messages[index]!;
     const record = errorRecordFor(error, message, 'rmas.v1.Request', code, requestId);
-    outputs[index]!.push({
+    outputs[index] = {
       topic: options.deadLetterTopic,
       message: deadLetterMessage(record, message.key),
-    });
+    };
     metrics.deadLetters++;
     metrics.deadLettersByCode[record.code] = (metrics.deadLettersByCode[record.code] ?? 0) + 1;
     events.emit('dead-letter', () => ({
@@ -176,9 +181,9 @@ async function outputsFor(
     }));
   };
 
-  for (const [index, message] of messages.entries()) {
+  for (let index = 0; index < messages.length; index++) {
     try {
-      const request = decodeRequest(message.value ?? new Uint8Array(0), options.wire);
+      const request = decodeRequest(messages[index]!.value ?? new Uint8Array(0), options.wire);
       valid.push({ index, request });
     } catch (error) {
       deadLetter(index, error, error instanceof WireError ? error.code : 'internal_error');
@@ -199,8 +204,8 @@ async function outputsFor(
     }
     return outputs;
   }
-  for (const [i, { index }] of valid.entries()) {
-    outputs[index]!.push({ topic: options.outputTopic, message: answerMessage(answers[i]!) });
+  for (let i = 0; i < valid.length; i++) {
+    outputs[valid[i]!.index] = { topic: options.outputTopic, message: answerMessage(answers[i]!) };
   }
   metrics.answered += valid.length;
   return outputs;

@@ -13,7 +13,7 @@ import type {
   KafkaLikeMessage,
   TopicPartitionOffset,
 } from './kafkaLike.ts';
-import { PartitionOffsets } from './offsetTracker.ts';
+import { type OffsetLease, PartitionOffsets } from './offsetTracker.ts';
 
 /** A consumed record plus the handle that says its outputs are durable. */
 export interface SourceMessage {
@@ -51,7 +51,10 @@ export interface KafkaSourceOptions {
   topics: string[];
   /** kafkajs only (the confluent client takes it in the consumer config). */
   fromBeginning?: boolean;
-  /** Pause fetching when this many messages are in flight (not yet acknowledged). Default 2000. */
+  /**
+   * Pause fetching when this many messages are in flight (not yet acknowledged). Default 10,000:
+   * above what one fetch of small records brings, so a fetch is not cut into stop-and-go pieces.
+   */
   highWaterMark?: number;
   /** Resume when in-flight messages fall to this many. Default highWaterMark / 2. */
   lowWaterMark?: number;
@@ -64,6 +67,11 @@ export interface KafkaSourceOptions {
   drainTimeoutMs?: number;
   /** Heartbeat period while fetching is paused. Default 1 s. */
   pausedHeartbeatMs?: number;
+  /**
+   * Shortest time between two commits (acks in between are committed together). Longer means
+   * less broker work and more redone messages after a crash. Default 100 ms.
+   */
+  commitIntervalMs?: number;
   events?: ConnectorEvents;
   metrics?: ConnectorMetrics;
 }
@@ -100,12 +108,18 @@ class KafkaSourceImpl implements KafkaSource {
   readonly metrics: ConnectorMetrics;
   private inFlightCount = 0;
   private readonly trackers = new Map<string, Map<number, PartitionOffsets>>();
-  private readonly ackWaiters = new Set<() => void>();
+  /** Who waits for in-flight messages to fall to a limit (the paused fetch loop, a drain). */
+  private readonly inFlightWaiters = new Set<{ limit: number; wake: () => void }>();
+  /** The largest limit among the waiters, -1 when none: one comparison per ack. */
+  private wakeAtOrBelow = -1;
   private readonly committer: OffsetCommitter;
   private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
   private readonly drainTimeoutMs: number;
   private readonly pausedHeartbeatMs: number;
+  private readonly commitIntervalMs: number;
+  private lastCommitAt = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
   private subscribed = false;
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -122,7 +136,7 @@ class KafkaSourceImpl implements KafkaSource {
     this.committer = options.committer ?? {
       commit: (offsets) => options.consumer.commitOffsets([...offsets]),
     };
-    this.highWaterMark = options.highWaterMark ?? 2000;
+    this.highWaterMark = options.highWaterMark ?? 10_000;
     this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 2);
     if (!(this.lowWaterMark >= 0 && this.lowWaterMark < this.highWaterMark)) {
       throw new RangeError(
@@ -131,6 +145,7 @@ class KafkaSourceImpl implements KafkaSource {
     }
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.pausedHeartbeatMs = options.pausedHeartbeatMs ?? 1_000;
+    this.commitIntervalMs = options.commitIntervalMs ?? 100;
     this.batches = new Observable<SourceBatch>((subscriber) => {
       if (this.subscribed) {
         subscriber.error(
@@ -148,6 +163,7 @@ class KafkaSourceImpl implements KafkaSource {
         if (this.stopping) return;
         this.stopping = true;
         clearTimeout(this.retryTimer);
+        clearTimeout(this.commitTimer);
         void this.options.consumer.stop?.().catch(() => undefined);
       };
     });
@@ -164,6 +180,7 @@ class KafkaSourceImpl implements KafkaSource {
         this.pauseAll();
         await this.drain('stop');
         clearTimeout(this.retryTimer);
+        clearTimeout(this.commitTimer);
         await this.options.consumer.stop?.();
       }
       this.complete?.();
@@ -176,6 +193,22 @@ class KafkaSourceImpl implements KafkaSource {
     const joinEvent = consumer.events?.GROUP_JOIN;
     if (joinEvent && consumer.on) {
       consumer.on(joinEvent, (event) => this.onGroupJoin(event.payload.memberAssignment ?? {}));
+    }
+    // kafkajs restarts itself after retriable failures; after the others the stream must end.
+    const crashEvent = consumer.events?.CRASH;
+    if (crashEvent && consumer.on) {
+      consumer.on(crashEvent, ({ payload }) => {
+        if (payload.restart === false && !this.stopping) {
+          this.fail?.(
+            new KafkaConnectorError(
+              'consumer_crashed',
+              `the consumer stopped: ${payload.error?.message ?? 'unknown error'}`,
+              false,
+              { cause: payload.error },
+            ),
+          );
+        }
+      });
     }
     await consumer.subscribe(
       this.options.fromBeginning === undefined
@@ -200,7 +233,7 @@ class KafkaSourceImpl implements KafkaSource {
     if (this.stopping || payload.isStale() || batch.messages.length === 0) return;
     const tracker = this.trackerFor(batch.topic, batch.partition);
     const firstOffset = batch.messages[0]!.offset;
-    if (tracker.lastReceived !== undefined && BigInt(firstOffset) <= tracker.lastReceived) {
+    if (tracker.lastReceived !== undefined && Number(firstOffset) <= tracker.lastReceived) {
       // Read again from an earlier offset: whatever was in flight will be redone.
       tracker.rewind();
       this.metrics.rewinds++;
@@ -232,26 +265,22 @@ class KafkaSourceImpl implements KafkaSource {
     message: KafkaLikeMessage,
     tracker: PartitionOffsets,
   ): SourceMessage {
-    const lease = tracker.receive(message.offset);
-    let acknowledged = false;
-    return {
+    return new TrackedMessage(
       topic,
       partition,
-      offset: message.offset,
-      key: message.key,
-      value: message.value,
-      headers: message.headers ?? {},
-      timestamp: message.timestamp,
-      isCurrent: () => tracker.epoch === lease.epoch,
-      ack: () => {
-        if (acknowledged) return;
-        acknowledged = true;
-        this.inFlightCount--;
-        this.metrics.acknowledged++;
-        if (tracker.ack(lease)) this.scheduleCommit();
-        if (this.ackWaiters.size > 0) for (const wake of [...this.ackWaiters]) wake();
-      },
-    };
+      message,
+      tracker,
+      tracker.receive(message.offset),
+      this,
+    );
+  }
+
+  /** Called once per message by `TrackedMessage.ack`. */
+  acknowledge(tracker: PartitionOffsets, lease: OffsetLease): void {
+    this.inFlightCount--;
+    this.metrics.acknowledged++;
+    if (tracker.ack(lease)) this.scheduleCommit();
+    if (this.inFlightCount <= this.wakeAtOrBelow) this.wakeInFlightWaiters();
   }
 
   /** Above the high-water mark: pause, and wait (heartbeating) down to the low-water mark. */
@@ -262,7 +291,7 @@ class KafkaSourceImpl implements KafkaSource {
     const pausedAt = Date.now();
     try {
       while (this.inFlightCount > this.lowWaterMark && !this.stopping && payload.isRunning()) {
-        await this.nextAck(this.pausedHeartbeatMs);
+        await this.inFlightAtMost(this.lowWaterMark, this.pausedHeartbeatMs);
         await this.heartbeatOrDrain(payload);
       }
     } finally {
@@ -294,7 +323,7 @@ class KafkaSourceImpl implements KafkaSource {
     const began = Date.now();
     const deadline = began + this.drainTimeoutMs;
     while (this.inFlightCount > 0 && Date.now() < deadline) {
-      await this.nextAck(Math.max(1, deadline - Date.now()));
+      await this.inFlightAtMost(0, Math.max(1, deadline - Date.now()));
     }
     await this.commitNow();
     // One more round if the first commit failed (e.g. the coordinator was moving).
@@ -336,16 +365,29 @@ class KafkaSourceImpl implements KafkaSource {
     this.options.consumer.pause(this.options.topics.map((topic) => ({ topic })));
   }
 
-  private nextAck(timeoutMs: number): Promise<void> {
+  /** Resolves once in-flight messages are at most `limit`, or after `timeoutMs`. */
+  private inFlightAtMost(limit: number, timeoutMs: number): Promise<void> {
+    if (this.inFlightCount <= limit) return Promise.resolve();
     return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.ackWaiters.delete(wake);
-        resolve();
+      const waiter = {
+        limit,
+        wake: () => {
+          clearTimeout(timer);
+          this.inFlightWaiters.delete(waiter);
+          this.wakeAtOrBelow = Math.max(-1, ...[...this.inFlightWaiters].map((w) => w.limit));
+          resolve();
+        },
       };
-      const timer = setTimeout(wake, timeoutMs);
-      this.ackWaiters.add(wake);
+      const timer = setTimeout(waiter.wake, timeoutMs);
+      this.inFlightWaiters.add(waiter);
+      this.wakeAtOrBelow = Math.max(this.wakeAtOrBelow, limit);
     });
+  }
+
+  private wakeInFlightWaiters(): void {
+    for (const waiter of [...this.inFlightWaiters]) {
+      if (this.inFlightCount <= waiter.limit) waiter.wake();
+    }
   }
 
   private hasUncommittedProgress(): boolean {
@@ -355,14 +397,17 @@ class KafkaSourceImpl implements KafkaSource {
     return false;
   }
 
-  /** Coalesces the acks of one turn of the event loop into one commit. */
+  /** Coalesces acks into one commit: at the next turn of the event loop, or after the interval. */
   private scheduleCommit(): void {
-    if (this.commitScheduled) return;
+    if (this.commitScheduled || this.stopping) return;
     this.commitScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.commitScheduled = false;
       void this.commitNow();
-    });
+    };
+    const wait = this.lastCommitAt + this.commitIntervalMs - Date.now();
+    if (wait > 0) this.commitTimer = setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   /** At most one commit in flight; progress made meanwhile is committed right after it. */
@@ -390,6 +435,7 @@ class KafkaSourceImpl implements KafkaSource {
         }
       }
       if (offsets.length === 0) return;
+      this.lastCommitAt = Date.now();
       try {
         await this.committer.commit(
           offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
@@ -414,5 +460,49 @@ class KafkaSourceImpl implements KafkaSource {
         offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
       }));
     } while (this.commitAgain);
+  }
+}
+
+/** A message handed downstream. A class, not closures: one of these exists per record. */
+class TrackedMessage implements SourceMessage {
+  private acknowledged = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private readonly message: KafkaLikeMessage,
+    private readonly tracker: PartitionOffsets,
+    private readonly lease: OffsetLease,
+    private readonly source: KafkaSourceImpl,
+  ) {}
+
+  get offset(): string {
+    return this.message.offset;
+  }
+
+  get key(): Buffer | null {
+    return this.message.key;
+  }
+
+  get value(): Buffer | null {
+    return this.message.value;
+  }
+
+  get headers(): Record<string, HeaderValue> {
+    return this.message.headers ?? {};
+  }
+
+  get timestamp(): string {
+    return this.message.timestamp;
+  }
+
+  ack(): void {
+    if (this.acknowledged) return;
+    this.acknowledged = true;
+    this.source.acknowledge(this.tracker, this.lease);
+  }
+
+  isCurrent(): boolean {
+    return this.tracker.epoch === this.lease.epoch;
   }
 }

@@ -9,16 +9,19 @@
  * A rewind (the partition is read again from an earlier offset after a rebalance, a seek or a
  * restart) starts a new epoch: acks for messages handed out before it are ignored, because those
  * messages will be delivered and acknowledged again.
+ *
+ * Offsets are kept as numbers (exact up to 2^53, about 285 years at a million records per second);
+ * a larger offset is refused with a RangeError rather than rounded.
  */
 
 /** Handed out with each received message; give it back to `ack`. */
 export interface OffsetLease {
-  readonly offset: bigint;
+  readonly offset: number;
   readonly epoch: number;
 }
 
-interface Entry {
-  offset: bigint;
+/** The lease is the tracker's own entry: acking needs no lookup. */
+interface Entry extends OffsetLease {
   acked: boolean;
 }
 
@@ -35,10 +38,10 @@ export class PartitionOffsets {
   private epochNumber = 0;
   private entries: Entry[] = [];
   private head = 0;
-  private readonly byOffset = new Map<bigint, Entry>();
-  private first: bigint | undefined;
-  private last: bigint | undefined;
-  private committedOffset: bigint | undefined;
+  private unacked = 0;
+  private first: number | undefined;
+  private last: number | undefined;
+  private committedOffset: number | undefined;
 
   /** The current epoch; leases from earlier epochs are stale. */
   get epoch(): number {
@@ -46,36 +49,38 @@ export class PartitionOffsets {
   }
 
   /** The highest offset received in this epoch. */
-  get lastReceived(): bigint | undefined {
+  get lastReceived(): number | undefined {
     return this.last;
   }
 
   /** Received in this epoch and not yet acknowledged. */
   get pending(): number {
-    return this.byOffset.size;
+    return this.unacked;
   }
 
   /** Records a received offset. Offsets must increase within an epoch (else `rewind` first). */
-  receive(offset: string | bigint): OffsetLease {
-    const value = BigInt(offset);
+  receive(offset: string | number): OffsetLease {
+    const value = Number(offset);
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`offset ${offset} is not an integer in [0, 2^53)`);
+    }
     if (this.last !== undefined && value <= this.last) {
       throw new RangeError(`offset ${value} is not after ${this.last}: rewind() first`);
     }
     this.first ??= value;
     this.last = value;
-    const entry: Entry = { offset: value, acked: false };
+    const entry: Entry = { offset: value, epoch: this.epochNumber, acked: false };
     this.entries.push(entry);
-    this.byOffset.set(value, entry);
-    return { offset: value, epoch: this.epochNumber };
+    this.unacked++;
+    return entry;
   }
 
   /** Marks a message done. Returns false (and changes nothing) for stale or repeated acks. */
   ack(lease: OffsetLease): boolean {
-    if (lease.epoch !== this.epochNumber) return false;
-    const entry = this.byOffset.get(lease.offset);
-    if (!entry) return false;
+    const entry = lease as Entry;
+    if (entry.epoch !== this.epochNumber || entry.acked) return false;
     entry.acked = true;
-    this.byOffset.delete(lease.offset);
+    this.unacked--;
     while (this.head < this.entries.length && this.entries[this.head]!.acked) this.head++;
     // Drop the acknowledged prefix now and then, so memory follows what is in flight.
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
@@ -91,17 +96,17 @@ export class PartitionOffsets {
    */
   committable(): string | undefined {
     if (this.last === undefined) return undefined;
-    const next = this.head < this.entries.length ? this.entries[this.head]!.offset : this.last + 1n;
-    if (this.committedOffset !== undefined && next <= this.committedOffset) return undefined;
+    const next = this.head < this.entries.length ? this.entries[this.head]!.offset : this.last + 1;
     // Nothing acknowledged yet in this epoch: the first received offset is not ours to commit.
     if (next === this.first) return undefined;
-    return next.toString();
+    if (this.committedOffset !== undefined && next <= this.committedOffset) return undefined;
+    return String(next);
   }
 
   /** Records a successful commit of `offset` made while `epoch` was current. */
   markCommitted(offset: string, epoch: number): void {
     if (epoch !== this.epochNumber) return;
-    const value = BigInt(offset);
+    const value = Number(offset);
     if (this.committedOffset === undefined || value > this.committedOffset) {
       this.committedOffset = value;
     }
@@ -112,7 +117,7 @@ export class PartitionOffsets {
     this.epochNumber++;
     this.entries = [];
     this.head = 0;
-    this.byOffset.clear();
+    this.unacked = 0;
     this.first = undefined;
     this.last = undefined;
     this.committedOffset = undefined;

@@ -63,7 +63,7 @@ export function answerMessage(answer: WireAnswer): KafkaLikeOutgoingMessage {
     [headerNames.wallMs]: String(wallMs),
   };
   if (answer.error) headers[headerNames.errorCode] = answer.error.code;
-  return { key: answer.requestId, value: Buffer.from(encodeAnswer(answer)), headers };
+  return { key: answer.requestId, value: asBuffer(encodeAnswer(answer)), headers };
 }
 
 /**
@@ -105,11 +105,16 @@ export function deadLetterMessage(
 ): KafkaLikeOutgoingMessage {
   return {
     key: record.requestId !== '' ? record.requestId : originalKey,
-    value: Buffer.from(encodeErrorRecord(record)),
+    value: asBuffer(encodeErrorRecord(record)),
     headers: {
       [headerNames.schemaVersion]: '1',
       [headerNames.errorCode]: record.code,
       [headerNames.source]: `${record.sourceTopic}/${record.sourcePartition}/${record.sourceOffset}`,
     },
   };
+}
+
+/** protobufjs already returns a Buffer under Node: wrap, never copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

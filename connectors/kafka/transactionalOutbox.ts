@@ -17,7 +17,7 @@ import type { OffsetCommitter, SourceMessage } from './kafkaSource.ts';
 import type { OutputRecord } from './outputRecords.ts';
 
 interface Pending {
-  offset: bigint;
+  offset: number;
   message: SourceMessage;
   records: readonly OutputRecord[];
 }
@@ -91,7 +91,7 @@ export class TransactionalOutbox implements OffsetCommitter {
       list = [];
       this.pending.set(key, list);
     }
-    list.push({ offset: BigInt(message.offset), message, records });
+    list.push({ offset: Number(message.offset), message, records });
   }
 
   /** One transaction: the outputs of every input below `offsets`, then the offsets themselves. */
@@ -102,7 +102,7 @@ export class TransactionalOutbox implements OffsetCommitter {
     let recordCount = 0;
     for (const { topic, partition, offset } of offsets) {
       const key = `${topic}\u0000${partition}`;
-      const limit = BigInt(offset);
+      const limit = Number(offset);
       const entries = new Set<Pending>();
       for (const entry of this.pending.get(key) ?? []) {
         if (entry.offset >= limit) continue;

@@ -1,7 +1,7 @@
 /** Helpers for the connector tests that run against the real broker (specs/harness/kafka.ts). */
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { WireAnswer, WireRequest } from '../../connectors/index.ts';
-import { uniqueTopic } from '../harness/kafka.ts';
+import { createTopic, uniqueTopic } from '../harness/kafka.ts';
 
 /** The stand-in agent until the runtime exists: answers with the input text, usage by hand. */
 export function echoAnswer(request: WireRequest): WireAnswer {
@@ -73,14 +73,9 @@ export async function createTestTopics(
     deadLetters: uniqueTopic(`${name}-dlq`),
     group: uniqueTopic(`${name}-group`),
   };
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topics.input, numPartitions: partitions },
-      { topic: topics.output, numPartitions: 2 },
-      { topic: topics.deadLetters, numPartitions: 1 },
-    ],
-  });
+  await createTopic(admin, topics.input, partitions);
+  await createTopic(admin, topics.output, 2);
+  await createTopic(admin, topics.deadLetters, 1);
   return topics;
 }
 
