@@ -168,6 +168,8 @@ export interface WorkerMetrics {
   joinTimeouts: number;
   /** Groups waiting in the join now. */
   joinWaiting: number;
+  /** Bad records on the requests topic that another agent's workers dead-letter. */
+  badRequestsLeftToOthers: number;
   /** The connectors' counters: received, acknowledged, dead letters, commits, transactions... */
   source: ReturnType<typeof emptyMetrics>;
 }
@@ -184,6 +186,13 @@ export interface DistributedWorker {
   readonly done: Promise<void>;
   /** Stops fetching, finishes and commits in-flight work, disconnects, frees the model. */
   stop(): Promise<void>;
+}
+
+/** Outputs waiting for the send in flight, and the inputs they acknowledge. */
+interface Outgoing {
+  records: OutputRecord[];
+  messages: SourceMessage[];
+  after: (() => void)[];
 }
 
 /** A waiting input: the record and what it said. */
@@ -220,6 +229,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
   const { plan } = prepared;
   const routes = topologyRoutes(ir, plan);
   const route = routes.get(me)!;
+  const reportsRequests = plan.order.find((name) => routes.get(name)!.readsRequests) === me;
   const stages = {
     latent: plan.roundStages.find((s) => s.agent === me)!,
     decode: plan.decoder === me ? plan.finalStages.at(-1)! : undefined,
@@ -279,6 +289,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
     parked: 0,
     joinTimeouts: 0,
     joinWaiting: 0,
+    badRequestsLeftToOthers: 0,
     source: sourceMetrics,
   };
   const outbox =
@@ -306,6 +317,19 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
     markReady = resolve;
   });
   consumer.on(consumer.events.GROUP_JOIN, () => markReady());
+  // kafkajs restarts a consumer after retriable failures (a broker restart); not after the others.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) {
+      fatal(
+        new KafkaConnectorError(
+          'consumer_crashed',
+          `consumer stopped: ${payload.error.message}`,
+          false,
+          { cause: payload.error },
+        ),
+      );
+    }
+  });
 
   const join = new LatentJoin<Item>({
     isLive: (item) => item.message.isCurrent(),
@@ -315,14 +339,31 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
   /** Groups with all their inputs, by the stage they need. */
   const queues: Record<'latent' | 'decode', JoinGroup<Item>[]> = { latent: [], decode: [] };
   const queued = () => queues.latent.length + queues.decode.length;
-  const sends = new Set<Promise<void>>();
   let failed = false;
   const fatal = (error: unknown) => void close(error);
   let pumping = false;
   let pumpTimer: NodeJS.Timeout | undefined;
   let stopping = false;
+  // At-least-once: one send in flight; what is emitted meanwhile goes out together after it (as
+  // the outbox's transactions do), so a busy worker writes few, large requests.
+  let outgoing: Outgoing = { records: [], messages: [], after: [] };
+  let sending: Promise<void> | undefined;
+  const flush = () => {
+    if (sending !== undefined || outgoing.messages.length === 0 || failed) return;
+    const batch = outgoing;
+    outgoing = { records: [], messages: [], after: [] };
+    sending = sendWithRetry(producer, batch.records)
+      .then(() => {
+        for (const message of batch.messages) message.ack();
+        for (const after of batch.after) after();
+      }, fatal)
+      .finally(() => {
+        sending = undefined;
+        flush();
+      });
+  };
 
-  /** Writes `records` (the outputs of `messages`) and acknowledges the messages. */
+  /** Writes `records` (the outputs of `messages`), then acknowledges the messages. */
   const emit = (
     records: OutputRecord[],
     messages: readonly SourceMessage[],
@@ -337,18 +378,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
       after?.();
       return;
     }
-    const sending = sendWithRetry(producer, records).then(() => {
-      for (const message of messages) message.ack();
-      after?.();
-    });
-    sends.add(sending);
-    sending.then(
-      () => sends.delete(sending),
-      (error: unknown) => {
-        sends.delete(sending);
-        fatal(error);
-      },
-    );
+    outgoing.records.push(...records);
+    outgoing.messages.push(...messages);
+    if (after) outgoing.after.push(after);
+    flush();
   };
 
   const deadLetter = (message: SourceMessage, error: unknown, code: string, requestId = '') => {
@@ -382,7 +415,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
         read = readInbound(message, inbound);
       } catch (error) {
         if (!(error instanceof WireError)) throw error;
-        deadLetter(message, error, error.code);
+        // Every agent that starts round 1 reads the requests topic; one of them reports.
+        if (message.topic === topics.requests && !reportsRequests) {
+          metrics.badRequestsLeftToOthers++;
+          message.ack();
+        } else deadLetter(message, error, error.code);
         continue;
       }
       const expected =
@@ -644,7 +681,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
       failed = true;
       clearTimeout(pumpTimer);
       subscription.unsubscribe();
-      await Promise.allSettled([...sends]);
+      await sending;
       await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
       prepared.release();
       if (error === undefined) resolveDone();

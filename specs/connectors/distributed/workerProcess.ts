@@ -4,6 +4,8 @@
  * topicPrefix, guarantee, instance, links, maxBatchSize, consumerConfig...). Prints one JSON
  * line per event on stdout: ready, batch (stage, size), stopped, error. SIGTERM stops gracefully.
  */
+
+import { logLevel } from 'kafkajs';
 import { type RunWorkerOptions, runWorker } from '../../../connectors/distributed/index.ts';
 import { initBackend } from '../../../runtime/index.ts';
 
@@ -13,7 +15,11 @@ const config = JSON.parse(process.env['RMAS_WORKER'] ?? '{}') as RunWorkerOption
 await initBackend({ backend: 'wasm', strict: true, log: false });
 const worker = await runWorker({
   ...config,
-  kafkaConfig: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 30 } },
+  // Fast, long retries: a test restarts the broker under the workers. Quiet unless asked.
+  kafkaConfig: {
+    retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 },
+    logLevel: process.env['KAFKAJS_LOG_LEVEL'] === 'debug' ? logLevel.DEBUG : logLevel.NOTHING,
+  },
   onBatch: (e) =>
     say({
       event: 'batch',
