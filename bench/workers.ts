@@ -7,6 +7,7 @@
  *
  * Run: npm run bench workers
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { mixture, toIR } from '../dsl/index.ts';
@@ -16,7 +17,7 @@ import { startWorkerPool, type WorkerPool } from '../runtime/workers/pool.ts';
 import { interleave, median, writeBenchReport } from './lib/index.ts';
 
 const REQUESTS = 16;
-const REPS = 4;
+const REPS = 6;
 const BATCH = 4;
 
 const ir = toIR(
@@ -72,6 +73,15 @@ const byQuestion = (answers: Answer[]) =>
     .sort((x, y) => x[0]!.localeCompare(y[0]!));
 const sameAnswers = JSON.stringify(byQuestion(last.one!)) === JSON.stringify(byQuestion(last.two!));
 
+/** Linux autogroup: CPU is shared fairly between sessions, not between threads. */
+const autogroup = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
+
 const throughput = (times: number[]) => REQUESTS / (median(times) / 1000);
 const one = throughput(ms.one);
 const two = throughput(ms.two);
@@ -94,6 +104,7 @@ writeBenchReport({
     poolStartupMs: startupMs,
     cores: availableParallelism(),
     loadAverage1m: { before: loadBefore, after: loadAfter },
+    schedAutogroup: autogroup,
   },
   targets: [{ name: 'throughput, 2 workers / 1 worker', value: two / one, op: '>=', target: 1.6 }],
   table: {
@@ -107,6 +118,11 @@ writeBenchReport({
     `${REQUESTS} requests per run, micro-batched by ${BATCH} inside each worker; each worker holds its own wasm backend and copy of the four agents.`,
     `The machine has ${availableParallelism()} cores shared with other processes (1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after): the second worker only helps as much as a second core is free.`,
     `Cores actually used (process CPU time / wall time, median): ${median(cores.one).toFixed(2)} with 1 worker, ${median(cores.two).toFixed(2)} with 2; the speedup cannot exceed their ratio.`,
+    ...(autogroup
+      ? [
+          'Linux sched_autogroup is on: CPU time is shared fairly between sessions, not threads, so while other sessions keep both cores busy this process gets the same share with one worker thread or two; the speedup then only shows on an idle machine.',
+        ]
+      : []),
     `Both pools gave the same answers: ${sameAnswers}.`,
   ],
 });
