@@ -24,7 +24,7 @@ import {
 } from './messages.ts';
 import { padLeftEmbeds } from './prompt/splice.ts';
 import { type PreparedTurn, prepareTurns } from './prompt/turnInputs.ts';
-import { elapsedMs, runBatch } from './runBatch.ts';
+import { batchOperator, elapsedMs } from './runBatch.ts';
 import { latentRolloutFlops } from './usage/flops.ts';
 import type { UsageEntry } from './usage/ledger.ts';
 
@@ -231,20 +231,9 @@ export function latentThoughts(
   innerLink: RecursiveLink,
   options: LatentThoughtsOptions,
 ): OperatorFunction<Batch<TurnRequest>, Batch<LatentMessage>> {
-  return (source) =>
-    new Observable<Batch<LatentMessage>>((subscriber) =>
-      source.subscribe({
-        next: (batch) =>
-          subscriber.next(
-            runBatch(
-              batch,
-              agent.name,
-              (items) => rolloutBatch(agent, innerLink, options, items),
-              disposeTurn,
-            ),
-          ),
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return batchOperator(
+    agent.name,
+    (items) => rolloutBatch(agent, innerLink, options, items),
+    disposeTurn,
+  );
 }
