@@ -58,6 +58,10 @@ export interface KafkaPipelineOptions {
   /** Batches processed at once. Default 4. */
   concurrency?: number;
   fromBeginning?: boolean;
+  /**
+   * Pause fetching at this many unanswered messages. Default 2 * maxBatchSize * concurrency:
+   * every processing slot busy with one batch queued behind it.
+   */
   highWaterMark?: number;
   lowWaterMark?: number;
   autoCommitInRun?: boolean;
@@ -111,7 +115,8 @@ export function kafkaPipeline(options: KafkaPipelineOptions): KafkaPipeline {
     consumer: options.consumer,
     topics: options.inputTopics,
     ...(options.fromBeginning === undefined ? {} : { fromBeginning: options.fromBeginning }),
-    ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+    highWaterMark:
+      options.highWaterMark ?? 2 * (options.maxBatchSize ?? 512) * (options.concurrency ?? 4),
     ...(options.lowWaterMark === undefined ? {} : { lowWaterMark: options.lowWaterMark }),
     ...(options.autoCommitInRun === undefined ? {} : { autoCommitInRun: options.autoCommitInRun }),
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
