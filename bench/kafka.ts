@@ -312,7 +312,7 @@ writeBenchReport({
   },
   notes: [
     `${MESSAGES} requests on ${PARTITIONS} partitions, drained ${REPS} times per side (after ${WARMUP} warmup run each), sides interleaved, a fresh consumer group per run.`,
-    'Both sides decode each rmas.v1.Request, echo it as an Answer and encode it with the same headers; the plain loop sends per batch and lets kafkajs commit after each batch, the pipeline runs with its defaults (batches of up to 512, 4 in flight, commits coalesced after acknowledgement).',
+    'Both sides decode each rmas.v1.Request, echo it as an Answer and encode it with the same headers; the plain loop sends each fetched batch as parallel produce requests of 512 answers and lets kafkajs commit after each batch, the pipeline runs with its defaults (batches of up to 512, 4 in flight, commits coalesced after acknowledgement).',
     'Latency is per message, from its batch reaching the consumer callback to its answer being acknowledged by the broker; on a drained backlog it includes time queued inside the process.',
     `Median of the per-rep ratios (each pipeline run over the plain run before it): ${median(pairedRatios).toFixed(3)}. Load average at the end: ${loadavg()
       .map((x) => x.toFixed(1))
