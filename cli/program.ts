@@ -64,6 +64,9 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** Default brokers, read when the program is built (so tests can set KAFKA_BROKERS). */
+const BROKERS = (): string => process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+
 const modeOption = () =>
   new Option('--mode <mode>', 'latent (RecursiveMAS) or text (Recursive-TextMAS)').choices([
     'latent',
@@ -251,18 +254,37 @@ Examples:
     .requiredOption('--agent <name>', 'which agent this worker runs')
     .option(
       '--brokers <list>',
-      'Kafka brokers, comma-separated',
-      process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
+      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
+      BROKERS(),
     )
-    .option('--group <id>', 'consumer group (default rmas-<topology>-<agent>)')
-    .option('--links <dir>', 'trained links')
+    .option(
+      '--group <id>',
+      'consumer group: workers of one agent share it (default rmas.<topology>.<agent>)',
+    )
+    .option('--links <dir>', 'trained links (from rmas train --out); default fresh links')
+    .option('--seed <n>', 'seed of fresh links and of untrained presets', integer(0))
+    .option('--batch-size <n>', 'most requests in one stage pass (default 64)', integer(1))
     .option('--exactly-once', 'Kafka transactions: each request answered exactly once')
+    .option(
+      '--instance <id>',
+      "with --exactly-once: this worker's stable slot (default the host name)",
+    )
+    .option('--topic-prefix <prefix>', 'topics are <prefix>.<topology>.… (default rmas)')
+    .option(
+      '--create-topics <partitions>',
+      "create the topology's missing topics first",
+      integer(1),
+    )
     .addHelpText(
       'after',
       `
 Examples:
-  rmas worker cli/examples/sequential.yaml --agent planner --brokers 127.0.0.1:9092
-  rmas worker cli/examples/sequential.yaml --agent solver --exactly-once`,
+  rmas worker cli/examples/sequential.yaml --agent planner --create-topics 3
+  rmas worker cli/examples/sequential.yaml --agent critic --brokers 127.0.0.1:9092
+  rmas worker cli/examples/sequential.yaml --agent solver --exactly-once --instance solver-1
+
+Every agent needs at least one worker; more workers of one agent share its load (up to the
+partitions of its inbox). Ctrl-C (SIGINT) or SIGTERM drains the work in flight, then stops.`,
     )
     .action(async (config: string, options, command: Command) => {
       await worker(config, options, output(command));
@@ -271,25 +293,33 @@ Examples:
   program
     .command('submit')
     .description('send questions to a distributed topology and print the answers')
-    .argument('<config>', 'topology (JSON or YAML)')
+    .argument('<config>', 'topology (JSON or YAML), the file the workers run')
     .option(
       '--brokers <list>',
-      'Kafka brokers, comma-separated',
-      process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
+      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
+      BROKERS(),
     )
     .option('-q, --question <text>', 'a question (repeatable)', collect)
-    .option('-i, --input <file>', 'questions file (JSONL or one per line)')
+    .option('-i, --input <file>', 'questions file (JSONL or one per line); - for stdin')
     .option('--no-wait', 'send and exit without waiting for the answers')
     .option('--timeout-ms <ms>', 'how long to wait for the answers', integer(1), 60_000)
+    .option('--topic-prefix <prefix>', 'topics are <prefix>.<topology>.… (default rmas)')
+    .option(
+      '--create-topics <partitions>',
+      "create the topology's missing topics first",
+      integer(1),
+    )
+    .option('--usage', "print every agent's usage in every round")
     .addHelpText(
       'after',
       `
 Examples:
   rmas submit cli/examples/sequential.yaml -q "What is 12 * 7?"
-  rmas submit cli/examples/sequential.yaml --input cli/examples/questions.jsonl --json`,
+  rmas submit cli/examples/sequential.yaml --input cli/examples/questions.jsonl --json
+  rmas submit cli/examples/sequential.yaml --input big.jsonl --no-wait`,
     )
     .action(async (config: string, options, command: Command) => {
-      await submit(config, options, output(command));
+      setExit(await submit(config, options, output(command)));
     });
 
   program

@@ -1,19 +1,30 @@
 /**
- * `rmas worker` and `rmas submit`: the distributed mode of issue 8, where every agent of a
- * topology runs as its own worker process and latent states travel between them on Kafka topics.
- * The options are parsed and checked here; the engine (connectors' distributed mode) is not in
- * this build yet, so both commands end with an actionable message and exit code 3.
+ * `rmas worker` and `rmas submit`: distributed mode (connectors/distributed). Every agent of a
+ * topology runs as its own worker process; latent states travel between agents on Kafka topics;
+ * the recursion is a cycle of topics. A stage scales out by starting more workers of its agent
+ * (they share the agent's consumer group). `submit` writes questions to the topology's requests
+ * topic and prints the answers as `run` does.
  */
+import type { TopologyIR } from '../../dsl/ir.ts';
 import { loadConfig } from '../config.ts';
-import { CliError } from '../errors.ts';
+import { CliError, EXIT_CODES, type ExitCode } from '../errors.ts';
 import type { Output } from '../output.ts';
+import { readQuestions } from '../questions.ts';
+import { answerTotals, printAnswers } from './run.ts';
 
 export interface WorkerOptions {
   agent: string;
   brokers: string;
   group?: string;
   links?: string;
+  seed?: number;
+  batchSize?: number;
   exactlyOnce?: boolean;
+  /** Exactly-once: this worker's stable slot among the agent's workers (default the host name). */
+  instance?: string;
+  topicPrefix?: string;
+  /** Create the topology's topics first, with this many partitions each. */
+  createTopics?: number;
 }
 
 export interface SubmitOptions {
@@ -22,46 +33,193 @@ export interface SubmitOptions {
   input?: string;
   wait?: boolean;
   timeoutMs?: number;
+  topicPrefix?: string;
+  createTopics?: number;
+  usage?: boolean;
 }
 
-const NOT_YET =
-  'distributed mode (one worker process per agent over Kafka) is not in this build yet';
+/**
+ * Creates the topology's topics that do not exist yet (requests, every agent's inbox, answers,
+ * dead letters). Returns their names.
+ * @example await createTopologyTopics(ir, '127.0.0.1:9092', 'rmas', 3)
+ */
+export async function createTopologyTopics(
+  ir: TopologyIR,
+  brokers: string,
+  prefix: string | undefined,
+  partitions: number,
+): Promise<readonly string[]> {
+  const { distributedKafka, distributedTopics } = await import(
+    '../../connectors/distributed/index.ts'
+  );
+  const topics = distributedTopics(ir, prefix);
+  const admin = distributedKafka(brokers, 'rmas-admin').admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.all.filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
+        waitForLeaders: true,
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return topics.all;
+}
 
 /**
- * Checks a worker's options against its topology, then reports that the engine is missing.
+ * Serves one agent until SIGINT or SIGTERM, then drains, commits and stops.
  * @example await worker('cli/examples/sequential.yaml', { agent: 'planner', brokers: '127.0.0.1:9092' }, out);
  */
 export async function worker(
   configFile: string,
   options: WorkerOptions,
   out: Output,
-): Promise<never> {
-  const { ir } = await loadConfig(configFile);
+  signal?: AbortSignal,
+): Promise<void> {
+  const config = await loadConfig(configFile);
+  const ir = config.resolvedIR;
   if (!ir.agents.some((a) => a.name === options.agent)) {
     throw new CliError('USAGE', `--agent ${options.agent}: no such agent in "${ir.name}"`, {
       hint: `pick one of: ${ir.agents.map((a) => a.name).join(', ')}`,
     });
   }
-  out.debug(`rmas: worker for ${options.agent} of ${ir.name} on ${options.brokers}`);
-  throw new CliError('UNAVAILABLE', NOT_YET, {
-    hint: `run the whole topology in one process meanwhile: rmas run ${configFile} --input questions.jsonl`,
+  const links = options.links ?? config.run.links;
+  const seed = options.seed ?? config.run.seed;
+  const batchSize = options.batchSize ?? config.run.maxBatchSize;
+  if (options.createTopics !== undefined) {
+    await createTopologyTopics(ir, options.brokers, options.topicPrefix, options.createTopics);
+  }
+  const { runWorker } = await import('../../connectors/distributed/index.ts');
+  const { initBackend } = await import('../../runtime/index.ts');
+  await initBackend({ log: out.verbose ? (line) => out.debug(line) : false });
+  const running = await runWorker({
+    ir,
+    agent: options.agent,
+    brokers: options.brokers,
+    guarantee: options.exactlyOnce ? 'exactly-once' : 'at-least-once',
+    links: links !== undefined ? { dir: links } : { seed: seed ?? 0 },
+    ...(seed !== undefined ? { seed } : {}),
+    ...(batchSize !== undefined ? { maxBatchSize: batchSize } : {}),
+    ...(options.group !== undefined ? { groupId: options.group } : {}),
+    ...(options.instance !== undefined ? { instance: options.instance } : {}),
+    ...(options.topicPrefix !== undefined ? { topicPrefix: options.topicPrefix } : {}),
+    onBatch: (event) =>
+      out.debug(
+        `rmas: ${options.agent} ${event.stage}: ${event.requestIds.length} request(s) in ${event.durationMs.toFixed(0)} ms`,
+      ),
   });
+  const stop = () => void running.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    await running.ready;
+    out.note(
+      `rmas: worker "${options.agent}" of "${ir.name}" is in group ${running.groupId}, reading ${running.topics.inboxes[options.agent]}` +
+        ` (${options.exactlyOnce ? 'exactly-once' : 'at-least-once'}); Ctrl-C stops it after the work in flight`,
+    );
+    if (out.json)
+      out.emit({
+        event: 'ready',
+        agent: options.agent,
+        groupId: running.groupId,
+        topics: running.topics,
+      });
+    await running.done;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  const m = running.metrics;
+  if (out.json) out.emit({ event: 'stopped', agent: options.agent, metrics: m });
+  else {
+    out.note(
+      `rmas: worker "${options.agent}" stopped: ${m.batches} batches, ${m.groups} requests, ${m.latentsSent} latents sent, ` +
+        `${m.answers} answers (${m.errorAnswers} errors), ${m.duplicates} duplicates`,
+    );
+  }
 }
 
 /**
- * Checks a submission's options, then reports that the engine is missing.
+ * Sends questions to a running distributed topology and prints the answers; exit 1 when some
+ * request has no answer in time, or an error answer, or a dead letter.
  * @example await submit('cli/examples/sequential.yaml', { brokers: '127.0.0.1:9092', question: ['2+2?'] }, out);
  */
 export async function submit(
   configFile: string,
   options: SubmitOptions,
   out: Output,
-): Promise<never> {
-  const { ir } = await loadConfig(configFile);
-  out.debug(`rmas: submit to ${ir.name} on ${options.brokers}`);
-  throw new CliError('UNAVAILABLE', NOT_YET, {
-    hint: `answer the questions in one process meanwhile: rmas run ${configFile} ${
-      options.input !== undefined ? `--input ${options.input}` : '--question "…"'
-    }`,
+): Promise<ExitCode> {
+  const config = await loadConfig(configFile);
+  const ir = config.resolvedIR;
+  const questions = await readQuestions({
+    ...(options.question !== undefined ? { questions: options.question } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
   });
+  if (options.createTopics !== undefined) {
+    await createTopologyTopics(ir, options.brokers, options.topicPrefix, options.createTopics);
+  }
+  const { submitRequests } = await import('../../connectors/distributed/index.ts');
+  const wait = options.wait !== false;
+  const bar = wait ? out.progress(questions.length, 'answers') : undefined;
+  let received = 0;
+  const started = performance.now();
+  let result: Awaited<ReturnType<typeof submitRequests>>;
+  try {
+    result = await submitRequests({
+      ir,
+      brokers: options.brokers,
+      requests: questions.map((q) => ({ requestId: q.id, input: q.text })),
+      wait,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.topicPrefix !== undefined ? { topicPrefix: options.topicPrefix } : {}),
+      onAnswer: (answer) => bar?.update(++received, answer.requestId),
+    });
+  } finally {
+    bar?.stop();
+  }
+  const wallMs = performance.now() - started;
+  const order = new Map(questions.map((q, i) => [q.id, i]));
+  const answers = [...result.answers].sort(
+    (a, b) => order.get(a.requestId)! - order.get(b.requestId)!,
+  );
+  const failed = answers.filter((a) => a.error !== undefined).length;
+  const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => record);
+  if (out.json) {
+    out.emit({
+      topology: ir.name,
+      topics: result.topics,
+      answers: answers.map((a) => ({ ...a, totals: answerTotals(a) })),
+      deadLetters,
+      missing: result.missing,
+      duplicateAnswers: result.duplicateAnswers,
+      summary: { questions: questions.length, answered: answers.length, failed, wallMs },
+    });
+  } else if (!wait) {
+    out.print(`${questions.length} request(s) written to ${result.topics.requests}`);
+  } else {
+    printAnswers(answers, questions, out, options.usage === true);
+    for (const d of deadLetters) {
+      out.print(
+        `${d.requestId}: dead letter [${d.code}]${d.path ? ` at ${d.path}` : ''}: ${d.message}`,
+      );
+    }
+    out.print(
+      `\n${answers.length}/${questions.length} answered${failed > 0 ? `, ${failed} with errors` : ''}` +
+        `${result.missing.length > 0 ? `, ${result.missing.length} missing (${result.missing.slice(0, 5).join(', ')})` : ''}` +
+        ` in ${(wallMs / 1000).toFixed(1)} s`,
+    );
+  }
+  if (wait && result.missing.length > 0) {
+    out.note(
+      `rmas: no answer in time for ${result.missing.length} request(s): are workers running for every agent of "${ir.name}"? ` +
+        `(rmas worker ${configFile} --agent <name>; raise --timeout-ms for long jobs)`,
+    );
+  }
+  const bad = failed > 0 || deadLetters.length > 0 || (wait && result.missing.length > 0);
+  return bad ? EXIT_CODES.failure : EXIT_CODES.ok;
 }

@@ -146,8 +146,38 @@ function withAgentContext(error: unknown, config: LoadedConfig, ir: TopologyIR):
   );
 }
 
+/** What `run` and `submit` print for each answer: the question, the text, and what it cost. */
+export function printAnswers(
+  answers: readonly Answer[],
+  questions: readonly Question[],
+  out: Output,
+  perRound: boolean,
+): void {
+  for (const answer of answers) {
+    const t = answerTotals(answer);
+    const question = questions.find((q) => q.id === answer.requestId);
+    out.print(`${answer.requestId}: ${question?.text ?? ''}`);
+    if (answer.error !== undefined) {
+      out.print(`  error [${answer.error.code}]: ${answer.error.message}`);
+    } else {
+      out.print(`  answer: ${JSON.stringify(answer.text)}`);
+    }
+    out.print(
+      `  ${answer.rounds} round(s) · ${t.outputTokens} output tokens · ${t.latentSteps} latent steps · ` +
+        `${t.promptTokens} prompt tokens · ${(t.wallMs / 1000).toFixed(2)} s in agents`,
+    );
+    if (!perRound) continue;
+    for (const u of answer.usage) {
+      out.print(
+        `    round ${u.round} ${u.agent.padEnd(12)} prompt ${u.promptTokens} · generated ${u.generatedTokens} · ` +
+          `latent ${u.latentSteps} · ${(u.flops / 1e9).toFixed(2)} GFLOP · ${u.wallMs.toFixed(0)} ms`,
+      );
+    }
+  }
+}
+
 /** Per-answer totals. */
-export function answerTotals(answer: Answer): {
+export function answerTotals(answer: Pick<Answer, 'usage'>): {
   promptTokens: number;
   outputTokens: number;
   latentSteps: number;
@@ -204,28 +234,7 @@ export async function run(
       summary: { questions: answers.length, failed, outputTokens, wallMs },
     });
   } else {
-    for (const [i, answer] of answers.entries()) {
-      const t = totals[i]!;
-      const question = questions.find((q) => q.id === answer.requestId);
-      out.print(`${answer.requestId}: ${question?.text ?? ''}`);
-      if (answer.error !== undefined) {
-        out.print(`  error [${answer.error.code}]: ${answer.error.message}`);
-      } else {
-        out.print(`  answer: ${JSON.stringify(answer.text)}`);
-      }
-      out.print(
-        `  ${answer.rounds} round(s) · ${t.outputTokens} output tokens · ${t.latentSteps} latent steps · ` +
-          `${t.promptTokens} prompt tokens · ${(t.wallMs / 1000).toFixed(2)} s in agents`,
-      );
-      if (options.usage) {
-        for (const u of answer.usage) {
-          out.print(
-            `    round ${u.round} ${u.agent.padEnd(12)} prompt ${u.promptTokens} · generated ${u.generatedTokens} · ` +
-              `latent ${u.latentSteps} · ${(u.flops / 1e9).toFixed(2)} GFLOP · ${u.wallMs.toFixed(0)} ms`,
-          );
-        }
-      }
-    }
+    printAnswers(answers, questions, out, options.usage === true);
     out.print(
       `\n${answers.length} answer(s)${failed > 0 ? `, ${failed} failed` : ''} in ${(wallMs / 1000).toFixed(1)} s ` +
         `(${settings.mode} mode, ${outputTokens} output tokens in all)`,

@@ -120,16 +120,10 @@ describe('rmas', () => {
     expect(error.details[0].path).toEqual(['decode', 'agent']);
   });
 
-  it('worker and submit check their options, then exit 3 with what to do meanwhile', async () => {
-    const noAgent = await rmas('worker', 'cli/examples/sequential.yaml', '--agent', 'nobody');
-    expect(noAgent.code).toBe(2);
-    expect(noAgent.stderr).toContain('pick one of: planner, critic, solver');
-    const worker = await rmas('worker', 'cli/examples/sequential.yaml', '--agent', 'planner');
-    expect(worker.code).toBe(3);
-    expect(worker.stderr).toContain('rmas run cli/examples/sequential.yaml');
-    const submit = await rmas('submit', 'cli/examples/sequential.yaml', '-q', 'x', '--json');
-    expect(submit.code).toBe(3);
-    expect(JSON.parse(submit.stdout).error.code).toBe('UNAVAILABLE');
+  it('submit checks its questions before it touches a broker', async () => {
+    const result = await rmas('submit', 'cli/examples/sequential.yaml', '--input', 'no/such.jsonl');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('questions file not found: no/such.jsonl');
   });
 
   it('bench --list names the benchmarks in bench/', async () => {

@@ -1,0 +1,147 @@
+/**
+ * `rmas worker` and `rmas submit` on the real broker: one worker process per agent (the command
+ * itself, spawned), questions submitted from the command line, the answers equal to `rmas run`'s
+ * in one process, and a graceful stop on SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/program.ts';
+import { kafkaBrokers, uniqueTopic } from '../harness/kafka.ts';
+
+async function rmas(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  out.on('data', (c: Buffer) => stdout.push(c));
+  err.on('data', (c: Buffer) => stderr.push(c));
+  const code = await runCli(['node', 'rmas', ...args], { stdout: out, stderr: err });
+  return {
+    code,
+    stdout: Buffer.concat(stdout).toString(),
+    stderr: Buffer.concat(stderr).toString(),
+  };
+}
+
+interface Worker {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startWorker(config: string, agent: string, brokers: string, extra: string[] = []): Worker {
+  const child = spawn(
+    process.execPath,
+    ['cli/bin.js', 'worker', config, '--agent', agent, '--brokers', brokers, ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RMAS_BACKEND: 'wasm' } },
+  );
+  let text = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => text, exited };
+}
+
+async function ready(worker: Worker, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!worker.stderr().includes('is in group')) {
+    if (worker.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`worker did not get ready:\n${worker.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let dir: string;
+let config: string;
+let brokers: string;
+const workers: Worker[] = [];
+
+beforeAll(async () => {
+  brokers = (await kafkaBrokers()).join(',');
+  dir = await mkdtemp(join(tmpdir(), 'rmas-distributed-'));
+  // The sequential example made small, under a topology name (hence topics) no other run uses.
+  const example = await readFile('cli/examples/sequential.yaml', 'utf8');
+  config = join(dir, 'small.yaml');
+  await writeFile(
+    config,
+    example
+      .replace('name: sequential', `name: ${uniqueTopic('cli-seq')}`)
+      .replaceAll('latentSteps: 8', 'latentSteps: 2')
+      .replace('rounds: { max: 3 }', 'rounds: { max: 2 }')
+      .replace('maxNewTokens: 24', 'maxNewTokens: 3'),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rmas worker / submit', () => {
+  it('answers through one worker per agent as rmas run does in one process, then stops on SIGTERM', async () => {
+    // The first worker creates the topology's topics; the others join once they exist.
+    workers.push(startWorker(config, 'planner', brokers, ['--create-topics', '2']));
+    await ready(workers[0]!);
+    workers.push(startWorker(config, 'critic', brokers), startWorker(config, 'solver', brokers));
+    await Promise.all(workers.map((w) => ready(w)));
+
+    const questions = ['What is 12 * 7?', 'Trace: x = 3; print(x)', 'What is 2 + 2?'];
+    const args = questions.flatMap((q) => ['-q', q]);
+    const submitted = await rmas(
+      'submit',
+      config,
+      '--brokers',
+      brokers,
+      ...args,
+      '--timeout-ms',
+      '90000',
+      '--json',
+    );
+    expect(submitted.stderr).toBe('');
+    expect(submitted.code).toBe(0);
+    const distributed = JSON.parse(submitted.stdout);
+    expect(distributed.missing).toEqual([]);
+    expect(distributed.deadLetters).toEqual([]);
+
+    const local = JSON.parse((await rmas('run', config, ...args, '--json')).stdout);
+    const texts = (answers: { requestId: string; text: string; rounds: number }[]) =>
+      answers.map((a) => [a.requestId, a.text, a.rounds]);
+    expect(texts(distributed.answers)).toEqual(texts(local.answers));
+
+    for (const w of workers) w.child.kill('SIGTERM');
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    expect(codes).toEqual([0, 0, 0]);
+    for (const w of workers) expect(w.stderr()).toMatch(/stopped: \d+ batches, \d+ requests/);
+    // The solver decoded every answer.
+    expect(workers[2]!.stderr()).toContain('3 answers (0 errors)');
+  }, 240_000);
+
+  it('submit without workers names the requests left unanswered (exit 1)', async () => {
+    const result = await rmas(
+      'submit',
+      config,
+      '--brokers',
+      brokers,
+      '-q',
+      'anyone?',
+      '--timeout-ms',
+      '1500',
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0/1 answered, 1 missing (q1)');
+    expect(result.stderr).toContain('are workers running for every agent');
+  }, 60_000);
+
+  it('a worker for an agent the topology lacks is a usage error (exit 2)', async () => {
+    const result = await rmas('worker', config, '--agent', 'nobody', '--brokers', brokers);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pick one of: planner, critic, solver');
+  });
+});
