@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { mixture, toIR } from '../dsl/index.ts';
 import { initBackend } from '../runtime/backend/index.ts';
@@ -61,9 +62,40 @@ const side = (name: 'one' | 'two') => async () => {
   const used = process.cpuUsage(cpu);
   cores[name].push((used.user + used.system) / 1000 / (performance.now() - wall));
 };
+/**
+ * How much parallel CPU this process can get right now: plain JS busy loops on 1 thread, then on 2,
+ * each for `ms`; the ratio of work done is the ceiling of any 2-thread speedup at this moment.
+ */
+async function parallelCeiling(ms: number): Promise<number> {
+  const spin = `const { parentPort } = require('node:worker_threads');
+    parentPort.once('message', (ms) => {
+      const end = Date.now() + ms; let n = 0, x = 0;
+      while (Date.now() < end) { for (let i = 0; i < 1e5; i++) x += Math.sqrt(i); n++; }
+      parentPort.postMessage(n + (x < 0 ? 1 : 0));
+    });`;
+  const work = async (threads: number) => {
+    const workers = Array.from({ length: threads }, () => new Worker(spin, { eval: true }));
+    const done = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<number>((resolve) => {
+            w.once('message', resolve);
+            w.postMessage(ms);
+          }),
+      ),
+    );
+    await Promise.all(workers.map((w) => w.terminate()));
+    return done.reduce((a, b) => a + b, 0);
+  };
+  const one = await work(1);
+  return (await work(2)) / one;
+}
+
+const ceilingBefore = await parallelCeiling(2000);
 const loadBefore = loadavg()[0]!;
 const ms = await interleave({ one: side('one'), two: side('two') }, REPS, { warmup: 1 });
 const loadAfter = loadavg()[0]!;
+const ceilingAfter = await parallelCeiling(2000);
 await Promise.all([pools.one.close(), pools.two.close()]);
 
 // Same answers either way (request ids differ per run: compare by question index).
@@ -105,6 +137,7 @@ writeBenchReport({
     cores: availableParallelism(),
     loadAverage1m: { before: loadBefore, after: loadAfter },
     schedAutogroup: autogroup,
+    parallelCeiling: { before: ceilingBefore, after: ceilingAfter },
   },
   targets: [{ name: 'throughput, 2 workers / 1 worker', value: two / one, op: '>=', target: 1.6 }],
   table: {
@@ -117,6 +150,7 @@ writeBenchReport({
   notes: [
     `${REQUESTS} requests per run, micro-batched by ${BATCH} inside each worker; each worker holds its own wasm backend and copy of the four agents.`,
     `The machine has ${availableParallelism()} cores shared with other processes (1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after): the second worker only helps as much as a second core is free.`,
+    `Parallel ceiling (work of 2 busy-loop threads / 1, measured before and after): ${ceilingBefore.toFixed(2)} and ${ceilingAfter.toFixed(2)}: no 2-thread speedup can exceed it at that moment.`,
     `Cores actually used (process CPU time / wall time, median): ${median(cores.one).toFixed(2)} with 1 worker, ${median(cores.two).toFixed(2)} with 2; the speedup cannot exceed their ratio.`,
     ...(autogroup
       ? [
