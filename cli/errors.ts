@@ -105,7 +105,7 @@ export function describeError(error: unknown, options: { verbose: boolean }): De
       lines.push('', `caused by: ${cause.stack ?? cause.message}`);
       cause = cause.cause;
     }
-  } else if (exitCode === EXIT_CODES.failure && code === 'INTERNAL') {
+  } else if (exitCode === EXIT_CODES.failure && code === 'INTERNAL' && e.name !== 'CliError') {
     lines.push('  (rerun with --verbose for the stack trace)');
   }
   return {
@@ -194,8 +194,26 @@ function explain(e: TypedError, code: string): Explanation {
               : 'check the broker and the topic settings',
         exitCode: EXIT_CODES.failure,
       };
+    case 'DistributedError':
+      return {
+        headline: `distributed mode cannot run this [${code}]: ${e.message}`,
+        hint:
+          code === 'unknown_agent'
+            ? 'pass --agent with one of the agents of the config'
+            : code === 'invalid_topic_name'
+              ? 'topic names take letters, digits, ".", "_" and "-": rename the topology or its agents, or change --topic-prefix'
+              : 'check the options against `rmas worker --help`',
+        exitCode: EXIT_CODES.usage,
+      };
     default:
       break;
+  }
+  if (e.name.startsWith('KafkaJS')) {
+    return {
+      headline: `Kafka: ${e.message}`,
+      hint: 'is the broker running and reachable? point --brokers (or KAFKA_BROKERS) at it; --verbose shows the client log',
+      exitCode: EXIT_CODES.failure,
+    };
   }
   if (e.name.endsWith('BackendError') || code.startsWith('BACKEND_')) {
     return {

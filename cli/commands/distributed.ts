@@ -38,6 +38,12 @@ export interface SubmitOptions {
   usage?: boolean;
 }
 
+/** The Kafka client's own log (JSON lines on stderr) only with --verbose. */
+async function kafkaLogs(verbose: boolean): Promise<{ logLevel: number }> {
+  const { logLevel } = await import('kafkajs');
+  return { logLevel: verbose ? logLevel.WARN : logLevel.NOTHING };
+}
+
 /**
  * Creates the topology's topics that do not exist yet (requests, every agent's inbox, answers,
  * dead letters). Returns their names.
@@ -48,12 +54,13 @@ export async function createTopologyTopics(
   brokers: string,
   prefix: string | undefined,
   partitions: number,
+  verbose = false,
 ): Promise<readonly string[]> {
   const { distributedKafka, distributedTopics } = await import(
     '../../connectors/distributed/index.ts'
   );
   const topics = distributedTopics(ir, prefix);
-  const admin = distributedKafka(brokers, 'rmas-admin').admin();
+  const admin = distributedKafka(brokers, 'rmas-admin', await kafkaLogs(verbose)).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
@@ -91,7 +98,13 @@ export async function worker(
   const seed = options.seed ?? config.run.seed;
   const batchSize = options.batchSize ?? config.run.maxBatchSize;
   if (options.createTopics !== undefined) {
-    await createTopologyTopics(ir, options.brokers, options.topicPrefix, options.createTopics);
+    await createTopologyTopics(
+      ir,
+      options.brokers,
+      options.topicPrefix,
+      options.createTopics,
+      out.verbose,
+    );
   }
   const { runWorker } = await import('../../connectors/distributed/index.ts');
   const { initBackend } = await import('../../runtime/index.ts');
@@ -101,6 +114,7 @@ export async function worker(
     agent: options.agent,
     brokers: options.brokers,
     guarantee: options.exactlyOnce ? 'exactly-once' : 'at-least-once',
+    kafkaConfig: await kafkaLogs(out.verbose),
     links: links !== undefined ? { dir: links } : { seed: seed ?? 0 },
     ...(seed !== undefined ? { seed } : {}),
     ...(batchSize !== undefined ? { maxBatchSize: batchSize } : {}),
@@ -161,7 +175,13 @@ export async function submit(
     ...(options.input !== undefined ? { input: options.input } : {}),
   });
   if (options.createTopics !== undefined) {
-    await createTopologyTopics(ir, options.brokers, options.topicPrefix, options.createTopics);
+    await createTopologyTopics(
+      ir,
+      options.brokers,
+      options.topicPrefix,
+      options.createTopics,
+      out.verbose,
+    );
   }
   const { submitRequests } = await import('../../connectors/distributed/index.ts');
   const wait = options.wait !== false;
@@ -175,6 +195,7 @@ export async function submit(
       brokers: options.brokers,
       requests: questions.map((q) => ({ requestId: q.id, input: q.text })),
       wait,
+      kafkaConfig: await kafkaLogs(out.verbose),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.topicPrefix !== undefined ? { topicPrefix: options.topicPrefix } : {}),
       onAnswer: (answer) => bar?.update(++received, answer.requestId),

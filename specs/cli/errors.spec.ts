@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CliError, describeError, EXIT_CODES } from '../../cli/errors.ts';
+import { DistributedError } from '../../connectors/distributed/distributedError.ts';
 import { KafkaConnectorError } from '../../connectors/kafka/kafkaConnectorError.ts';
 import { WireError } from '../../connectors/wire/wireError.ts';
 import { TopologyError } from '../../dsl/index.ts';
@@ -82,6 +83,24 @@ describe('describeError', () => {
     const backend = describeError(new UnknownBackendError('gpu', 'RMAS_BACKEND'), quiet);
     expect(backend.text).toContain('RMAS_BACKEND=wasm');
     expect(backend.exitCode).toBe(2);
+  });
+
+  it('says what to check when the broker cannot be reached or distributed mode is misconfigured', () => {
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'), {
+      name: 'KafkaJSConnectionError',
+    });
+    const d = describeError(refused, quiet);
+    expect(d.exitCode).toBe(1);
+    expect(d.text).toContain('--brokers (or KAFKA_BROKERS)');
+    const misconfigured = describeError(
+      new DistributedError(
+        'invalid_topic_name',
+        'topology name "a b" cannot be part of a Kafka topic name',
+      ),
+      quiet,
+    );
+    expect(misconfigured.exitCode).toBe(2);
+    expect(misconfigured.text).toContain('--topic-prefix');
   });
 
   it('says which file a system error is about', () => {
