@@ -58,9 +58,21 @@ export const arith: TaskFamily = {
         prompt: `recall ${name}`,
         target: `${name} = ${value}`,
       }));
+    // The solver knows no register, but it knows mod-10 arithmetic: every table entry.
+    const tables = DIGIT_OPS.flatMap((op) =>
+      Array.from({ length: 100 }, (_, i) => {
+        const [a, b] = [Math.floor(i / 10), i % 10];
+        return {
+          agent: 'solver',
+          prompt: `recall ${a} ${op} ${b}`,
+          target: `${a} ${op} ${b} = ${digitOp(op, a, b)}`,
+        };
+      }),
+    );
     return [
       ...recall('planner', world.plannerRegisters),
       ...recall('critic', world.criticRegisters),
+      ...tables,
     ];
   },
 };
