@@ -11,6 +11,7 @@
  * const { answers } = await submitRequests({ ir, brokers: '127.0.0.1:9092', requests: [{ input: 'What is 12 * 7?' }] });
  */
 export { DistributedError, type DistributedErrorCode } from './distributedError.ts';
+export { GroupAcks } from './groupAcks.ts';
 export {
   hopHeaders,
   type Inbound,

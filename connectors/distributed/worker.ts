@@ -62,6 +62,7 @@ import {
   type WireRequest,
 } from '../wire/index.ts';
 import { DistributedError } from './distributedError.ts';
+import { GroupAcks } from './groupAcks.ts';
 import {
   type Inbound,
   type InboundContext,
@@ -191,7 +192,8 @@ export interface DistributedWorker {
 /** Outputs waiting for the send in flight, and the inputs they acknowledge. */
 interface Outgoing {
   records: OutputRecord[];
-  messages: SourceMessage[];
+  /** The inputs acknowledged, one entry per group. */
+  groups: (readonly SourceMessage[])[];
   after: (() => void)[];
 }
 
@@ -346,15 +348,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
   let stopping = false;
   // At-least-once: one send in flight; what is emitted meanwhile goes out together after it (as
   // the outbox's transactions do), so a busy worker writes few, large requests.
-  let outgoing: Outgoing = { records: [], messages: [], after: [] };
+  let outgoing: Outgoing = { records: [], groups: [], after: [] };
   let sending: Promise<void> | undefined;
   const flush = () => {
-    if (sending !== undefined || outgoing.messages.length === 0 || failed) return;
+    if (sending !== undefined || outgoing.groups.length === 0 || failed) return;
     const batch = outgoing;
-    outgoing = { records: [], messages: [], after: [] };
+    outgoing = { records: [], groups: [], after: [] };
     sending = sendWithRetry(producer, batch.records)
       .then(() => {
-        for (const message of batch.messages) message.ack();
+        for (const group of batch.groups) acks.done(group);
         for (const after of batch.after) after();
       }, fatal)
       .finally(() => {
@@ -363,23 +365,26 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
       });
   };
 
-  /** Writes `records` (the outputs of `messages`), then acknowledges the messages. */
+  /**
+   * Writes `records`, the outputs of `messages` (the inputs of one group, or one input), then
+   * acknowledges the messages as one unit (see groupAcks.ts).
+   */
   const emit = (
     records: OutputRecord[],
     messages: readonly SourceMessage[],
     after?: () => void,
   ) => {
     if (outbox) {
-      // The outputs ride on the last message: the transaction that commits past it carries them.
-      messages.forEach((message, i) => {
-        outbox.add(message, i === messages.length - 1 ? records : []);
-      });
-      for (const message of messages) message.ack();
+      // The outputs ride on the input read last: the transaction that commits past it carries
+      // them (and, by the group rule, past the others too).
+      const last = messages.reduce((a, b) => (BigInt(b.offset) > BigInt(a.offset) ? b : a));
+      for (const message of messages) outbox.add(message, message === last ? records : []);
+      acks.done(messages);
       after?.();
       return;
     }
     outgoing.records.push(...records);
-    outgoing.messages.push(...messages);
+    outgoing.groups.push(messages);
     if (after) outgoing.after.push(after);
     flush();
   };
@@ -405,11 +410,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
     );
   };
 
+  const acks = new GroupAcks();
   const slotKey = (item: Inbound) =>
     item.kind === 'request' ? 'request' : `${item.slot.kind}:${item.slot.source}`;
 
   const intake = (messages: readonly SourceMessage[]) => {
     for (const message of messages) {
+      acks.received(message);
       let read: Inbound;
       try {
         read = readInbound(message, inbound);
@@ -418,7 +425,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
         // Every agent that starts round 1 reads the requests topic; one of them reports.
         if (message.topic === topics.requests && !reportsRequests) {
           metrics.badRequestsLeftToOthers++;
-          message.ack();
+          acks.done([message]);
         } else deadLetter(message, error, error.code);
         continue;
       }
@@ -433,7 +440,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
       if (outcome.status === 'complete') queues[route.stageOf(read.round)].push(outcome.group);
       else if (outcome.status === 'duplicate') {
         metrics.duplicates++;
-        message.ack();
+        acks.done([message]);
       }
     }
     while (join.size > joinCapacity) park(join.evictOldest()!);
@@ -444,16 +451,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<DistributedW
   /** Writes a waiting group's inputs back to the tail of their topic, so reading goes on. */
   const park = (group: JoinGroup<Item>) => {
     metrics.parked++;
-    const live = group.items.filter((item) => item.message.isCurrent());
-    const records = live.map(({ message }) => ({
-      topic: message.topic,
-      message: copyOf(message),
-    }));
-    if (live.length > 0)
-      emit(
-        records,
-        live.map((item) => item.message),
-      );
+    // Each copy stands alone from now on: its partners may come before or after it.
+    for (const { message } of group.items) {
+      if (message.isCurrent())
+        emit([{ topic: message.topic, message: copyOf(message) }], [message]);
+    }
   };
 
   const schedulePump = () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   answerUsageOf,
   distributedTopics,
+  GroupAcks,
   hopHeaders,
   type InputSlot,
   LatentJoin,
@@ -307,6 +308,72 @@ describe('the join', () => {
     expect(join.expired(1_000).map((g) => g.requestId)).toEqual(['new']);
     expect(join.expired(1_000)).toEqual([]);
     expect(join.size).toBe(1);
+  });
+});
+
+describe('group acknowledgements', () => {
+  // Records of one partition; `acked` lists offsets in the order they were acknowledged.
+  const partition = (offsets: number[], stale = new Set<number>()) => {
+    const acked: number[] = [];
+    const messages = new Map(
+      offsets.map((offset) => [
+        offset,
+        {
+          topic: 'in',
+          partition: 0,
+          offset: String(offset),
+          key: null,
+          value: null,
+          headers: {},
+          timestamp: '0',
+          ack: () => acked.push(offset),
+          isCurrent: () => !stale.has(offset),
+        } satisfies SourceMessage,
+      ]),
+    );
+    const acks = new GroupAcks();
+    for (const message of messages.values()) acks.received(message);
+    const done = (...group: number[]) => acks.done(group.map((o) => messages.get(o)!));
+    return { acks, acked, done, messages };
+  };
+
+  it('release single records as soon as they are done, in any order', () => {
+    const { acked, done, acks } = partition([1, 2, 3]);
+    done(3);
+    done(1);
+    expect(acked).toEqual([3, 1]);
+    expect(acks.held).toBe(1);
+  });
+
+  it('hold a group’s earlier input while a record between its inputs is unreleased', () => {
+    const { acked, done } = partition([600, 650, 700]);
+    done(600, 700); // 650 (another request) is still waiting
+    expect(acked).toEqual([700]);
+    done(650);
+    expect(acked).toEqual([700, 650, 600]);
+  });
+
+  it('resolve overlapping groups from the highest offset down', () => {
+    // A = {1, 3}, B = {2, 5}, 4 alone. Committing past 1 needs 3 released, which B's 2 blocks
+    // until 5 and 4 are released.
+    const { acked, done } = partition([1, 2, 3, 4, 5]);
+    done(1, 3);
+    expect(acked).toEqual([3]);
+    done(2, 5);
+    expect(acked).toEqual([3, 5]);
+    done(4);
+    expect(acked).toEqual([3, 5, 4, 2, 1]);
+  });
+
+  it('forget records made stale by a rewind, and block nothing on them', () => {
+    const stale = new Set<number>();
+    const { acked, done, acks, messages } = partition([10, 11, 12], stale);
+    stale.add(11);
+    done(10, 12);
+    expect(acked).toEqual([12, 10]);
+    // The partition is read again from 11: the stale copy is dropped.
+    acks.received({ ...messages.get(11)!, isCurrent: () => true });
+    expect(acks.held).toBe(1);
   });
 });
 

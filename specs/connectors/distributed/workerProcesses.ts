@@ -17,8 +17,10 @@ export interface WorkerProcess {
   readonly exited: Promise<number | null>;
   /** Stage passes and requests run so far. */
   readonly stats: { batches: number; groups: number };
-  /** The last `stopped` or `error` line, parsed. */
+  /** The last `metrics`, `stopped` or `error` line, parsed. */
   last?: { event: string; message?: string; metrics?: Record<string, unknown> };
+  /** Group, drain and commit events (for diagnosis), as printed. */
+  readonly log: string[];
 }
 
 /**
@@ -44,6 +46,7 @@ export function startWorkerProcess(
     }),
     exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
     stats: { batches: 0, groups: 0 },
+    log: [],
   };
   void worker.exited.then((code) =>
     failStart(new Error(`worker ${config.agent} exited (${code}) before it was ready`)),
@@ -60,7 +63,9 @@ export function startWorkerProcess(
     else if (event.event === 'batch') {
       worker.stats.batches++;
       worker.stats.groups += event.size ?? 0;
-    } else worker.last = event;
+    } else if (event.event === 'metrics' || event.event === 'stopped' || event.event === 'error') {
+      worker.last = event;
+    } else worker.log.push(line);
   });
   return worker;
 }
