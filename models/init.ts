@@ -24,8 +24,16 @@ export function randomDecoderWeights(config: DecoderConfig, seed: number): Map<s
         ? tf.ones(shape)
         : spec.init === 'zeros'
           ? tf.zeros(shape)
-          : tf.randomNormal(shape, 0, std, 'float32', (Math.imul(seed, 0x9e3779b1) + index) >>> 0);
+          : tf.randomNormal(shape, 0, std, 'float32', tfjsSeed(seed, index));
     weights.set(spec.name, tensor);
   });
   return weights;
+}
+
+/**
+ * A per-tensor seed that tfjs honours: tfjs treats seed 0 as "no seed" and draws from
+ * Math.random, so the one combination that hashes to 0 is moved off it.
+ */
+function tfjsSeed(seed: number, index: number): number {
+  return (Math.imul(seed, 0x9e3779b1) + index) >>> 0 || 0x9e3779b1;
 }

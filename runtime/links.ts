@@ -19,6 +19,13 @@ import { initInnerLinkFromRidge, initOuterLinkFromRidge } from '../operators/lin
 import { RuntimeError } from './errors.ts';
 
 /** The links of a topology, by link id. */
+
+/** Sample text for the outer ridge fit when neither the options nor the prompts give any. */
+const RIDGE_SAMPLE_TEXTS = [
+  'Read the question, make a plan, check each step and give the final answer.',
+  'The critic reviews the plan, the solver computes the result and reports it.',
+];
+
 export type LinkSet = ReadonlyMap<string, RecursiveLink>;
 
 /** The IR's variant names and the operators' (the official code's adapter types). */
@@ -148,8 +155,11 @@ function ridgeInit(
     initInnerLinkFromRidge(link, agent(req.from).model);
     return;
   }
+  const promptTexts = ir.agents.map((a) => a.prompt.replace(/\{\{[^{}]*\}\}/g, ' '));
+  // Prompts made only of slots give the fit no words: fall back to a neutral sample.
   const texts =
-    options.ridgeTexts ?? ir.agents.map((a) => a.prompt.replace(/\{\{[^{}]*\}\}/g, ' '));
+    options.ridgeTexts ??
+    (promptTexts.some((t) => /\p{L}/u.test(t)) ? promptTexts : RIDGE_SAMPLE_TEXTS);
   initOuterLinkFromRidge(link, { source: agent(req.from), target: agent(req.to), texts });
 }
 

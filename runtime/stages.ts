@@ -124,11 +124,15 @@ function transferInput(
     const inner = input.sourceInner!;
     const out =
       input.outer === null ? applyLink(inner, all) : transferLatents(inner, input.outer, all);
-    mapped = tf.split(
-      out,
-      present.map((h) => h.shape[0]),
-      0,
-    ) as tf.Tensor2D[];
+    // tfjs cannot differentiate a split into one piece, and a batch of one needs none.
+    mapped =
+      present.length === 1
+        ? [out as tf.Tensor2D]
+        : (tf.split(
+            out,
+            present.map((h) => h.shape[0]),
+            0,
+          ) as tf.Tensor2D[]);
   }
   let next = 0;
   return sources.map((h) => (h === undefined ? tf.zeros([0, d]) : mapped[next++]!));
@@ -229,7 +233,10 @@ export function latentStage(ctx: AgentContext): Stage<RequestState> {
         inputs = latentBatchInputs(ctx, states);
         const padded = padLeftEmbeds(inputs.embeds);
         const h = rollout(ctx.agent.model, inner, padded, m); // [b, m, d]
-        return tf.unstack(h) as tf.Tensor2D[]; // b x [m, d]
+        // b x [m, d]; tfjs cannot differentiate an unstack into one piece, so squeeze that case.
+        return h.shape[0] === 1
+          ? [tf.squeeze(h, [0]) as tf.Tensor2D]
+          : (tf.unstack(h) as tf.Tensor2D[]);
       });
       const { textTokens, latentInputs, transfers } = inputs!;
       const share = (now() - start) / states.length;

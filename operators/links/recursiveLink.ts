@@ -286,7 +286,8 @@ export function createRecursiveLink(options: LinkOptions): RecursiveLink {
   const init = options.init ?? 'kaiming';
   const trainable = options.trainable ?? true;
   let seed = options.seed ?? 0;
-  const nextSeed = () => seed++;
+  // tfjs treats seed 0 as "no seed" (Math.random): keep every layer's seed off 0.
+  const nextSeed = () => seed++ || 0x9e3779b1;
 
   const linear = (inDim: number, outDim: number): LinearParams =>
     tf.tidy(() => {
