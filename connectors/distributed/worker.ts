@@ -17,26 +17,12 @@ import {
 } from 'kafkajs';
 import type { Subscription } from 'rxjs';
 import type { Topology, TopologyIR } from '../../dsl/index.ts';
-import type { Agent } from '../../models/types.ts';
-import type { SearchDocument } from '../../operators/tools/search.ts';
-import type { Tool } from '../../operators/tools/tool.ts';
 import {
-  type AgentRegistry,
-  agentRegistry,
-  buildPlan,
   checkedIR,
-  createLinks,
-  disposeLinks,
   errorCode,
-  type LinkSet,
-  type LinksOption,
-  loadLinks,
   type Request,
   type RequestState,
   RuntimeError,
-  resolveAgents,
-  type Stage,
-  type TopologyPlan,
 } from '../../runtime/index.ts';
 import {
   answerMessage,
@@ -61,6 +47,12 @@ import {
   WireError,
   type WireRequest,
 } from '../wire/index.ts';
+import {
+  type AgentPlanOptions,
+  checkRunnable,
+  prepareAgentPlan,
+  runIsolated,
+} from './agentStage.ts';
 import { DistributedError } from './distributedError.ts';
 import { GroupAcks } from './groupAcks.ts';
 import {
@@ -73,10 +65,11 @@ import {
 import { distributedKafka } from './kafkaClient.ts';
 import { type JoinGroup, LatentJoin } from './latentJoin.ts';
 import { topologyRoutes } from './routes.ts';
+import { sendWithRetry } from './sendRecords.ts';
 import { type DistributedTopics, defaultGroupId, distributedTopics } from './topics.ts';
 import { answerUsageOf, mergeUsageRows, stageUsageRows, type UsageRow } from './usageRows.ts';
 
-export interface RunWorkerOptions {
+export interface RunWorkerOptions extends AgentPlanOptions {
   /** The topology: the same IR for every worker and submitter. */
   ir: Topology | TopologyIR;
   /** The agent this worker runs. */
@@ -101,15 +94,6 @@ export interface RunWorkerOptions {
   instance?: string;
   /** Exactly-once: the transactional id itself (overrides `instance`). */
   transactionalId?: string;
-  /** Links: a LinkSet, `{ seed }` (default `{ seed: 0 }`, as `compile`) or `{ dir }`. */
-  links?: LinksOption;
-  /** Seed of presets' random weights (default 1, as `compile`). */
-  seed?: number;
-  /** This agent's model already loaded (by IR name); otherwise loaded from the IR's reference. */
-  agents?: Readonly<Record<string, Agent>>;
-  registry?: AgentRegistry;
-  tools?: Readonly<Record<string, Tool>>;
-  documents?: readonly SearchDocument[];
   /** Most requests in one stage pass. Default 64. */
   maxBatchSize?: number;
   /** How long a ready request may wait for others to fill a batch, in ms. Default 2. */
@@ -745,173 +729,9 @@ function copyOf(message: SourceMessage): KafkaLikeOutgoingMessage {
   return { key: message.key, value: message.value, headers };
 }
 
-type Outcome = { ok: true; state: RequestState } | { ok: false; error: unknown };
-
-/** Runs a stage on a batch; a failed batch is retried request by request (as the engine does). */
-async function runIsolated(stage: Stage<RequestState>, states: RequestState[]): Promise<Outcome[]> {
-  try {
-    const out = await stage.run(states);
-    if (out.length !== states.length) {
-      throw new RuntimeError(
-        'STAGE_CONTRACT',
-        `stage ${stage.id} returned ${out.length} states for a batch of ${states.length}`,
-      );
-    }
-    return out.map((state) => ({ ok: true, state }));
-  } catch (error) {
-    if (states.length === 1) return [{ ok: false, error }];
-    const outcomes: Outcome[] = [];
-    for (const state of states) outcomes.push((await runIsolated(stage, [state]))[0]!);
-    return outcomes;
-  }
-}
-
-/** Sends records grouped by topic; retries (the broker may be restarting) for up to a minute. */
-async function sendWithRetry(
-  producer: KafkaLikeProducer,
-  records: readonly OutputRecord[],
-): Promise<void> {
-  if (records.length === 0) return;
-  const byTopic = new Map<string, { topic: string; messages: KafkaLikeOutgoingMessage[] }>();
-  for (const { topic, message } of records) {
-    let group = byTopic.get(topic);
-    if (!group) {
-      group = { topic, messages: [] };
-      byTopic.set(topic, group);
-    }
-    group.messages.push(message);
-  }
-  const deadline = Date.now() + 60_000;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await producer.sendBatch({ topicMessages: [...byTopic.values()] });
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new KafkaConnectorError(
-          'send_failed',
-          `could not write ${records.length} records: ${error instanceof Error ? error.message : String(error)}`,
-          true,
-          { cause: error },
-        );
-      }
-      const backoff = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-    }
-  }
-}
-
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new DistributedError('invalid_options', `${name} must be an integer >= 1, got ${value}`);
   }
   return value;
-}
-
-/** What distributed mode runs: latent mode, fixed rounds. */
-function checkRunnable(ir: TopologyIR, agent: string): void {
-  if (!ir.agents.some((a) => a.name === agent)) {
-    throw new DistributedError(
-      'unknown_agent',
-      `no agent "${agent}" in topology "${ir.name}" (agents: ${ir.agents.map((a) => a.name).join(', ')})`,
-    );
-  }
-  if (ir.rounds.epsilon > 0) {
-    // The convergence test compares the feedback latents of two rounds, which no single worker sees.
-    throw new DistributedError(
-      'unsupported_topology',
-      `topology "${ir.name}" stops early (rounds.epsilon = ${ir.rounds.epsilon}); distributed mode runs all ${ir.rounds.max} rounds: set epsilon to 0`,
-    );
-  }
-}
-
-/** What a worker needs of the plan, and how to free what it loaded. */
-interface AgentPlan {
-  plan: TopologyPlan;
-  release: () => void;
-}
-
-/**
- * The topology's plan with only this worker's agent loaded. The plan wants every agent; the others
- * stand in as their declared shape (only hidden sizes are read when building it) and fail loudly
- * if anything ever runs them. Links are all made or loaded (they are small); a ridge-initialised
- * link made here needs the real models at both its ends, so then every agent is loaded.
- */
-async function prepareAgentPlan(
-  ir: TopologyIR,
-  me: string,
-  options: RunWorkerOptions,
-): Promise<AgentPlan> {
-  const ownedRegistry =
-    options.registry === undefined ? agentRegistry({ seed: options.seed }) : undefined;
-  const registry = options.registry ?? ownedRegistry!;
-  let ownedLinks: LinkSet | undefined;
-  const release = () => {
-    if (ownedLinks !== undefined) disposeLinks(ownedLinks);
-    ownedRegistry?.dispose();
-  };
-  try {
-    const given = options.links;
-    const makesRidge =
-      !(given instanceof Map) &&
-      !(given !== undefined && 'dir' in given) &&
-      (ir.agents.some((a) => a.innerLink.init === 'ridge') ||
-        ir.edges.some((e) => e.outerLink?.init === 'ridge'));
-    const stand = Object.fromEntries(
-      ir.agents.filter((a) => a.name !== me).map((a) => [a.name, standIn(a.name, a.hiddenSize)]),
-    );
-    const agents = await resolveAgents(ir, registry, {
-      ...(makesRidge ? {} : stand),
-      ...options.agents,
-    });
-    let links: LinkSet;
-    if (given instanceof Map) links = given;
-    else if (given !== undefined && 'dir' in given)
-      links = ownedLinks = await loadLinks(ir, given.dir);
-    else {
-      const seed = (given as { seed?: number } | undefined)?.seed ?? 0;
-      links = ownedLinks = createLinks(ir, { seed, agents });
-    }
-    const plan = buildPlan(ir, {
-      agents,
-      links,
-      mode: 'latent',
-      ...(options.tools ? { tools: options.tools } : {}),
-      ...(options.documents ? { documents: options.documents } : {}),
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-    });
-    return { plan, release };
-  } catch (error) {
-    release();
-    throw error;
-  }
-}
-
-/** An agent this worker does not run: its hidden size, and an error for any other use. */
-function standIn(name: string, hiddenSize: number): Agent {
-  const refuse = (what: string) => () => {
-    throw new DistributedError(
-      'invalid_options',
-      `agent "${name}" runs in its own worker; this worker cannot use its ${what}`,
-    );
-  };
-  const model = new Proxy(
-    { config: { hiddenSize } },
-    {
-      get: (target, key) => {
-        if (key === 'config') return target.config;
-        // Symbols and `then` are probed by inspection and by await: not a use.
-        if (typeof key === 'symbol' || key === 'then') return undefined;
-        return refuse(`model.${key}`)();
-      },
-    },
-  );
-  const tokenizer = new Proxy(
-    {},
-    {
-      get: (_, key) =>
-        typeof key === 'symbol' || key === 'then' ? undefined : refuse(`tokenizer.${key}`)(),
-    },
-  );
-  return { name, model, tokenizer } as unknown as Agent;
 }
