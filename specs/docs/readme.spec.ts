@@ -13,11 +13,15 @@
  *   commands (lines, `&&` steps) as the block, each starting with the same first three words as
  *   the block's (all of them when it has fewer: `npm start` → `npm start -- --limit 1`; `npx rmas
  *   train` with `--steps 1` added), so it cannot drift from what it stands for.
+ * - A block may leave processes running in the background (`npx rmas worker … &`): later blocks
+ *   can use them, and they are stopped (SIGTERM, then SIGKILL) when the README test ends. When a
+ *   block mentions `rmas worker`, `rmas submit`, `kcat` or `KAFKA_BROKERS`, every block gets the
+ *   suite's real broker in `KAFKA_BROKERS` (the default of `--brokers`).
  * - ```ts blocks are checked together by tsc with the repo's settings, then each runs with tsx from
  *   the copy's root, in order with the ```sh blocks; they import from the repo by relative path
  *   (`./dsl/index.ts`). Other languages (```text, ```yaml, ```mermaid, ...) are not run.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -32,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaBrokers } from '../harness/kafka.ts';
 import {
   type CodeBlock,
   commandsOf,
@@ -50,6 +55,8 @@ const COPY = join(
   `rmas-readme-${createHash('sha1').update(ROOT).digest('hex').slice(0, 8)}`,
 );
 const BLOCK_TIMEOUT_MS = 110_000;
+/** Blocks that need a broker: they get the suite's in KAFKA_BROKERS. */
+const KAFKA_COMMAND = /\brmas (worker|submit)\b|\bkcat\b|KAFKA_BROKERS/;
 
 function blockFile(block: CodeBlock): string {
   return `readme-block-${block.line}.ts`;
@@ -85,16 +92,56 @@ function copyCheckout(): void {
     writeFileSync(join(COPY, blockFile(block)), block.code);
 }
 
-function run(command: string, args: string[]): { status: number | null; output: string } {
-  const result = spawnSync(command, args, {
-    cwd: COPY,
-    env: cleanEnv(),
-    encoding: 'utf8',
-    timeout: BLOCK_TIMEOUT_MS,
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** Process groups of the blocks run so far: what they left running in the background. */
+const groups: number[] = [];
+/** `KAFKA_BROKERS` for the blocks: the suite's broker, when some block talks to Kafka. */
+let kafkaEnv: Record<string, string> = {};
+
+/**
+ * Runs a command in its own process group, to its exit (not to the end of its output: a block may
+ * leave workers running in the background, which later blocks use and afterAll stops).
+ */
+function run(command: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, {
+      cwd: COPY,
+      env: { ...cleanEnv(), ...kafkaEnv },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (child.pid !== undefined) groups.push(child.pid);
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const timer = setTimeout(() => {
+      output += `\n(timed out after ${BLOCK_TIMEOUT_MS} ms)`;
+      if (child.pid !== undefined) stopGroup(child.pid, 'SIGKILL');
+    }, BLOCK_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolvePromise({ status: null, output: `${output}\n${error.message}` });
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // Let the last output arrive; background jobs may hold the pipes open for good.
+      setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        resolvePromise({ status: code, output });
+      }, 100);
+    });
   });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? `\n${result.error.message}` : ''}`;
-  return { status: result.status, output };
+}
+
+function stopGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is gone already.
+  }
 }
 
 describe('the doc-test conventions', () => {
@@ -168,21 +215,34 @@ describe('the doc-test conventions', () => {
 });
 
 describe('README', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     copyCheckout();
-  }, 60_000);
+    if (BLOCKS.some((b) => b.lang === 'sh' && KAFKA_COMMAND.test(b.quick ?? b.code))) {
+      kafkaEnv = { KAFKA_BROKERS: (await kafkaBrokers()).join(',') };
+    }
+  }, 240_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    for (const pgid of groups) stopGroup(pgid, 'SIGTERM');
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 2_000));
+    for (const pgid of groups) stopGroup(pgid, 'SIGKILL');
     rmSync(COPY, { recursive: true, force: true });
+  }, 30_000);
+
+  it('a block returns at its exit, even with a job left in the background', async () => {
+    const started = performance.now();
+    const result = await run('bash', ['-e', '-c', 'sleep 60 & echo started']);
+    expect(result).toEqual({ status: 0, output: 'started\n' });
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
-  it('type-checks every ts block', () => {
+  it('type-checks every ts block', async () => {
     const ts = BLOCKS.filter((b) => b.lang === 'ts');
     writeFileSync(
       join(COPY, 'tsconfig.readme.json'),
       JSON.stringify({ extends: './tsconfig.json', include: ts.map(blockFile) }),
     );
-    const result = run(process.execPath, [
+    const result = await run(process.execPath, [
       join(COPY, 'node_modules/typescript/bin/tsc'),
       '-p',
       'tsconfig.readme.json',
@@ -195,11 +255,11 @@ describe('README', () => {
     const title = `README:${block.line} ${block.lang}: ${(block.quick ?? block.code).split('\n')[0]}`;
     it(
       title,
-      () => {
+      async () => {
         const result =
           block.lang === 'ts'
-            ? run(process.execPath, ['--import', 'tsx', blockFile(block)])
-            : run('bash', [
+            ? await run(process.execPath, ['--import', 'tsx', blockFile(block)])
+            : await run('bash', [
                 '-e',
                 '-o',
                 'pipefail',
