@@ -77,6 +77,8 @@ export interface RunTable2Options {
   /** Requests per stage call, for every method. Default 8. */
   batchSize?: number;
   rounds?: readonly number[];
+  /** Latent steps m of every agent (default the topology's, BENCH_LATENT_STEPS). */
+  latentSteps?: number;
   /** Folders of the trained networks and links; default the shipped ones. */
   weightsRoot?: string;
   linksDir?: string;
@@ -188,7 +190,10 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
       { method: 'single', rounds: 1, ir: singleAgentIR() },
     ];
     for (const rounds of roundsList) {
-      const ir = sequentialBenchIR({ rounds });
+      const ir = sequentialBenchIR({
+        rounds,
+        ...(options.latentSteps !== undefined ? { latentSteps: options.latentSteps } : {}),
+      });
       configs.push({ method: 'text', rounds, ir }, { method: 'latent', rounds, ir });
       linkSets.set(
         rounds,
@@ -200,7 +205,7 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
     const last: Answer[][] = configs.map(() => []);
     const total = (repetitions + 1) * configs.length;
     let done = 0;
-    // One untimed warm-up pass, then the repetitions; each pass runs every method in turn.
+    // One untimed warm-up batch per method, then the repetitions; each pass runs every method in turn.
     for (let rep = -1; rep < repetitions; rep++) {
       for (const [i, c] of configs.entries()) {
         options.onProgress?.({
@@ -209,16 +214,19 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
           label: `${rep < 0 ? 'warm-up' : `rep ${rep + 1}`} ${c.method} r=${c.rounds}`,
         });
         const mode = c.method === 'latent' ? 'latent' : 'text';
+        // The warm-up (JIT, kernel caches) needs one batch, not the whole set.
         const run = await runOnce(
           c.ir,
           mode,
           agentsFor(c.ir),
           mode === 'latent' ? linkSets.get(c.rounds) : undefined,
-          tasks,
+          rep < 0 ? tasks.slice(0, batchSize) : tasks,
           batchSize,
         );
-        if (rep >= 0) times[i]!.push(run.ms);
-        last[i] = run.answers;
+        if (rep >= 0) {
+          times[i]!.push(run.ms);
+          last[i] = run.answers;
+        }
         done++;
       }
     }
@@ -372,7 +380,7 @@ export async function writeTable2(
       'Sequential pattern (planner -> critic -> solver, solver -> planner feedback) over the shipped tiny agents ' +
         '(bench/agents), on the shipped test split (bench/tasks: arith, code, search; held-out compositions included). ' +
         'Every method runs the whole question set through the compiled stream (runtime compile) with the same batch size ' +
-        'and backend; methods run in turn within each repetition; time is the median over repetitions, after one warm-up pass.',
+        'and backend; methods run in turn within each repetition; time is the median over repetitions, after one untimed warm-up batch per method.',
       'Output tokens: tokens decoded as text per question (every hand-off in Recursive-TextMAS, the final answer in ' +
         'RecursiveMAS); latent steps are not tokens (paper §5.4). Greedy decoding everywhere.',
     ],

@@ -39,18 +39,31 @@ export const ROLE_NETWORK: Record<string, NetworkName> = {
   summarizer: 'solver',
 };
 
-/** Latent steps m per agent, and the longest answer / hand-off text, in tokens. */
-export const BENCH_LATENT_STEPS = 8;
+/**
+ * Latent steps m per role. A tiny agent thinks one token per step, so the steps that hand
+ * something on cover its role text (planner texts are at most 19 tokens, critic texts 26); the
+ * solver's and summarizer's latents only go back as feedback, which the role texts never need.
+ */
+export const BENCH_LATENT_STEPS: Readonly<Record<string, number>> = {
+  planner: 20,
+  critic: 24,
+  solver: 4,
+  left: 20,
+  right: 24,
+  summarizer: 4,
+};
+/** The longest answer or hand-off text, in tokens. */
 export const BENCH_MAX_NEW_TOKENS = 32;
 
 /** Links start from their closed-form ridge fits (before the inner and outer loops train them). */
 const RIDGE = { variant: 'official', init: 'ridge' } as const;
 
-const agent = (network: NetworkName, prompt: string) => ({
-  model: NETWORKS[network].preset,
-  hiddenSize: NETWORKS[network].hiddenSize,
+const agent = (role: string, prompt: string, latentSteps?: number) => ({
+  model: NETWORKS[ROLE_NETWORK[role]!].preset,
+  hiddenSize: NETWORKS[ROLE_NETWORK[role]!].hiddenSize,
   prompt,
   innerLink: RIDGE,
+  latentSteps: latentSteps ?? BENCH_LATENT_STEPS[role]!,
 });
 
 /**
@@ -59,14 +72,15 @@ const agent = (network: NetworkName, prompt: string) => ({
  * @example const ir = sequentialBenchIR({ rounds: 3 });
  */
 export function sequentialBenchIR(
+  /** `latentSteps`: the same m for every agent (default BENCH_LATENT_STEPS per role). */
   options: { rounds?: number; latentSteps?: number } = {},
 ): TopologyIR {
   return sequential({
     name: 'bench-sequential',
-    planner: agent('planner', SEQUENTIAL_BENCH_PROMPTS.planner),
-    critic: agent('critic', SEQUENTIAL_BENCH_PROMPTS.critic),
-    solver: agent('solver', SEQUENTIAL_BENCH_PROMPTS.solver),
-    rounds: { max: options.rounds ?? 3, latentSteps: options.latentSteps ?? BENCH_LATENT_STEPS },
+    planner: agent('planner', SEQUENTIAL_BENCH_PROMPTS.planner, options.latentSteps),
+    critic: agent('critic', SEQUENTIAL_BENCH_PROMPTS.critic, options.latentSteps),
+    solver: agent('solver', SEQUENTIAL_BENCH_PROMPTS.solver, options.latentSteps),
+    rounds: { max: options.rounds ?? 3 },
     decode: { maxNewTokens: BENCH_MAX_NEW_TOKENS, temperature: 0, topP: 1 },
     outerLink: RIDGE,
   }).ir;
@@ -78,16 +92,17 @@ export function sequentialBenchIR(
  * @example const ir = mixtureBenchIR({ rounds: 1 });
  */
 export function mixtureBenchIR(
+  /** `latentSteps`: the same m for every agent (default BENCH_LATENT_STEPS per role). */
   options: { rounds?: number; latentSteps?: number } = {},
 ): TopologyIR {
   return mixture({
     name: 'bench-mixture',
     specialists: {
-      left: agent('planner', MIXTURE_BENCH_PROMPTS.left),
-      right: agent('critic', MIXTURE_BENCH_PROMPTS.right),
+      left: agent('left', MIXTURE_BENCH_PROMPTS.left, options.latentSteps),
+      right: agent('right', MIXTURE_BENCH_PROMPTS.right, options.latentSteps),
     },
-    summarizer: agent('solver', MIXTURE_BENCH_PROMPTS.summarizer),
-    rounds: { max: options.rounds ?? 3, latentSteps: options.latentSteps ?? BENCH_LATENT_STEPS },
+    summarizer: agent('summarizer', MIXTURE_BENCH_PROMPTS.summarizer, options.latentSteps),
+    rounds: { max: options.rounds ?? 3 },
     decode: { maxNewTokens: BENCH_MAX_NEW_TOKENS, temperature: 0, topP: 1 },
     outerLink: RIDGE,
   }).ir;

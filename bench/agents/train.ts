@@ -14,9 +14,10 @@
  *
  * Options: --steps N (every network), --out DIR (write weights under DIR/<preset>/ instead),
  * --checkpoints DIR (save every 250 steps and resume from there), --weights DIR (links stage: read
- * the networks from DIR/<preset>/), --links-out DIR (write the links there).
+ * the networks from DIR/<preset>/), --links-out DIR (write the links there), --from-phase K
+ * --init DIR (start a network at its phase K from the weights the previous phase saved in DIR).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -30,21 +31,47 @@ import { trainNetwork } from './trainNetwork.ts';
 
 export const RUNS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runs');
 
+/** One cosine schedule; a network trains through its phases in order, each from the last's weights. */
+export interface TrainingPhase {
+  steps: number;
+  lr: number;
+  warmupSteps: number;
+}
+
 /** Settings of each network's training (from scratch, every weight). */
 export const NETWORK_TRAINING: Record<
   NetworkName,
-  {
-    steps: number;
-    batchSize: number;
-    lr: number;
-    warmupSteps: number;
-    weightDecay: number;
-    seed: number;
-  }
+  { phases: TrainingPhase[]; batchSize: number; weightDecay: number; seed: number }
 > = {
-  planner: { steps: 2500, batchSize: 16, lr: 2e-3, warmupSteps: 100, weightDecay: 0.01, seed: 11 },
-  critic: { steps: 2000, batchSize: 16, lr: 2e-3, warmupSteps: 100, weightDecay: 0.01, seed: 12 },
-  solver: { steps: 1000, batchSize: 16, lr: 2e-3, warmupSteps: 100, weightDecay: 0.01, seed: 13 },
+  planner: {
+    phases: [{ steps: 2500, lr: 2e-3, warmupSteps: 100 }],
+    batchSize: 16,
+    weightDecay: 0.01,
+    seed: 11,
+  },
+  // The critic copies the plan's result and works out its own part: it needs a second schedule
+  // (a warm restart at half the learning rate) to get the values right, not just the format.
+  critic: {
+    phases: [
+      { steps: 2000, lr: 2e-3, warmupSteps: 100 },
+      { steps: 2000, lr: 1e-3, warmupSteps: 50 },
+      { steps: 1000, lr: 1e-3, warmupSteps: 50 },
+    ],
+    batchSize: 16,
+    weightDecay: 0.01,
+    seed: 12,
+  },
+  // The solver's mod-10 tables take longest to learn (its own recall texts hold every entry).
+  solver: {
+    phases: [
+      { steps: 1000, lr: 2e-3, warmupSteps: 100 },
+      { steps: 2000, lr: 1e-3, warmupSteps: 50 },
+      { steps: 1500, lr: 1e-3, warmupSteps: 50 },
+    ],
+    batchSize: 16,
+    weightDecay: 0.01,
+    seed: 13,
+  },
 };
 
 /** Search questions and knowledge texts are few; they are repeated this many times per epoch. */
@@ -61,64 +88,109 @@ function log(line: string): void {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-/** Trains one network from scratch and saves it where `createPresetAgent` finds it. */
+/**
+ * Trains one network from scratch through its phases and saves it where `createPresetAgent`
+ * finds it. `fromPhase` > 0 starts at that phase from weights saved by the previous one (in
+ * `initRoot/<preset>/`), e.g. to add a phase to a finished run.
+ */
 export async function trainNetworkStage(
   network: NetworkName,
   splits: TaskSplits,
-  overrides: { steps?: number; checkpointDir?: string; weightsRoot?: string } = {},
+  overrides: {
+    steps?: number;
+    checkpointDir?: string;
+    weightsRoot?: string;
+    fromPhase?: number;
+    initRoot?: string;
+  } = {},
 ): Promise<void> {
   const preset = NETWORKS[network].preset;
-  const settings = {
-    ...NETWORK_TRAINING[network],
-    ...(overrides.steps ? { steps: overrides.steps } : {}),
-  };
-  const agent = await createPresetAgent(preset, { seed: settings.seed, random: true });
-  const texts = trainingTexts(network, splits);
-  log(
-    `${network} (${preset}): ${texts.length} texts, ${settings.steps} steps of ${settings.batchSize}`,
+  const settings = NETWORK_TRAINING[network];
+  const phases = settings.phases.map((p) =>
+    overrides.steps ? { ...p, steps: overrides.steps } : p,
   );
-  const start = performance.now();
-  const { model, full, history } = await trainNetwork(agent, texts, {
-    ...settings,
-    progress: false,
-    ...(overrides.checkpointDir ? { checkpointDir: overrides.checkpointDir } : {}),
-    onStep: (r) => {
-      if (r.step % 50 === 0)
-        log(`${network} step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`);
-    },
-  });
-  const minutes = (performance.now() - start) / 60000;
+  const fromPhase = overrides.fromPhase ?? 0;
+  let agent =
+    fromPhase > 0 && overrides.initRoot
+      ? await createPresetAgent(preset, { weightsDir: path.join(overrides.initRoot, preset) })
+      : await createPresetAgent(preset, { seed: settings.seed, random: true });
+  const texts = trainingTexts(network, splits);
+  const runs: Array<TrainingPhase & { phase: number; minutes: number; lossHistory: number[] }> = [];
   const dir = overrides.weightsRoot
     ? path.join(overrides.weightsRoot, preset)
     : presetWeightsDir(preset);
-  saveAgent({ ...agent, model }, dir, { dtype: 'F16' });
-  log(`${network}: saved ${dir} after ${minutes.toFixed(1)} min`);
+  for (let phase = fromPhase; phase < phases.length; phase++) {
+    const p = phases[phase]!;
+    log(
+      `${network} (${preset}) phase ${phase + 1}: ${texts.length} texts, ${p.steps} steps of ${settings.batchSize}, lr ${p.lr}`,
+    );
+    const start = performance.now();
+    const { model, full, history } = await trainNetwork(agent, texts, {
+      ...p,
+      batchSize: settings.batchSize,
+      weightDecay: settings.weightDecay,
+      seed: settings.seed + phase,
+      progress: false,
+      ...(overrides.checkpointDir
+        ? { checkpointDir: path.join(overrides.checkpointDir, `phase-${phase + 1}`) }
+        : {}),
+      onStep: (r) => {
+        if (r.step % 50 === 0)
+          log(
+            `${network} phase ${phase + 1} step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
+          );
+      },
+    });
+    const minutes = (performance.now() - start) / 60000;
+    // Save, then continue from the saved (F16) weights: what ships is what the next phase starts from.
+    saveAgent({ ...agent, model }, dir, { dtype: 'F16' });
+    log(`${network}: phase ${phase + 1} saved ${dir} after ${minutes.toFixed(1)} min`);
+    runs.push({
+      phase: phase + 1,
+      ...p,
+      minutes: Number(minutes.toFixed(1)),
+      lossHistory: history.map((l) => Number(l.toFixed(4))),
+    });
+    full.dispose();
+    agent.model.dispose();
+    agent = await createPresetAgent(preset, { weightsDir: dir });
+  }
   const sample = (records: TaskSplits['validation']) =>
     networkTexts(network, records, []).filter((_, i) => i % 2 === 0);
   const accuracy = {
-    validation: roleAccuracy(agent, model, sample(splits.validation)),
-    test: roleAccuracy(agent, model, sample(splits.test)),
+    validation: roleAccuracy(agent, agent.model, sample(splits.validation)),
+    test: roleAccuracy(agent, agent.model, sample(splits.test)),
   };
   log(`${network} role accuracy ${JSON.stringify(accuracy)}`);
   mkdirSync(RUNS_DIR, { recursive: true });
+  const runFile = path.join(RUNS_DIR, `${network}.json`);
+  // A run that starts at a later phase keeps the earlier phases' records.
+  const earlier =
+    fromPhase > 0 && existsSync(runFile)
+      ? (
+          (JSON.parse(readFileSync(runFile, 'utf8')) as { phases?: typeof runs }).phases ?? []
+        ).filter((r) => r.phase <= fromPhase)
+      : [];
+  const allPhases = [...earlier, ...runs];
   writeFileSync(
-    path.join(RUNS_DIR, `${network}.json`),
+    runFile,
     `${JSON.stringify(
       {
         network,
         preset,
-        settings,
+        batchSize: settings.batchSize,
+        weightDecay: settings.weightDecay,
+        seed: settings.seed,
         texts: texts.length,
         backend: tf.getBackend(),
-        minutes: Number(minutes.toFixed(1)),
+        minutes: Number(allPhases.reduce((m, r) => m + r.minutes, 0).toFixed(1)),
         roleAccuracy: accuracy,
-        lossHistory: history.map((l) => Number(l.toFixed(4))),
+        phases: allPhases,
       },
       null,
       1,
     )}\n`,
   );
-  full.dispose();
   agent.model.dispose();
 }
 
@@ -142,6 +214,8 @@ async function main(): Promise<void> {
         ...(steps ? { steps } : {}),
         ...(checkpointDir ? { checkpointDir } : {}),
         ...(argument('out') ? { weightsRoot: argument('out')! } : {}),
+        ...(argument('from-phase') ? { fromPhase: Number(argument('from-phase')) - 1 } : {}),
+        ...(argument('init') ? { initRoot: argument('init')! } : {}),
       });
     }
   }

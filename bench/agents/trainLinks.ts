@@ -6,13 +6,15 @@
  * 2. inner loop: each network's inner link on all its role texts (teacher-forced
  *    1 − cos(R_in(h_t), Emb(y_{t+1})), the official objective); a network that plays a role in both
  *    patterns uses the same inner link in both;
- * 3. outer loop: the system unrolled for n rounds through the runtime's plan, cross-entropy on the
- *    decoder's gold text, only the outer links train.
+ * 3. outer loop, teacher-forced (outerTeacherForced.ts, the official code's form plus each
+ *    latent-reading agent's own cross-entropy): only the outer links train;
+ * 4. outer loop through the exact inference path (train/outer.ts: the runtime's differentiable
+ *    rollouts, the decoder's cross-entropy), a few steps of one request (what the wasm heap holds).
  *
  * Written to models/presets/weights/links/<pattern>/ (runtime `saveLinks` layout), with a run
  * report in bench/agents/runs/links-<pattern>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -25,6 +27,7 @@ import { buildPlan } from '../../runtime/plan.ts';
 import { innerLoopTrainer } from '../../train/inner.ts';
 import { evaluateOuter, outerLoopTrainer } from '../../train/outer.ts';
 import type { TaskRecord, TaskSplits } from '../tasks/index.ts';
+import { teacherForcedTrainer } from './outerTeacherForced.ts';
 import { networkTexts } from './roleTexts.ts';
 import {
   mixtureBenchIR,
@@ -40,8 +43,55 @@ const RUNS_DIR = path.join(HERE, 'runs');
 
 /** Inner loop settings (official lr 5e-4, cosine, 10 warmup steps; fewer steps: tiny links). */
 export const INNER_TRAINING = { steps: 300, batchSize: 16, lr: 1e-3, warmupSteps: 10, seed: 21 };
-/** Outer loop settings (official optimiser; rounds = the topology's 3). */
-export const OUTER_TRAINING = { steps: 150, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22 };
+/**
+ * Outer loop, teacher-forced form (outerTeacherForced.ts): 2 rounds, so the feedback links are on
+ * the path; the official optimiser settings apart from the learning rate.
+ */
+export const OUTER_TEACHER_FORCED = {
+  steps: 400,
+  batchSize: 16,
+  lr: 2e-3,
+  warmupSteps: 10,
+  seed: 22,
+  rounds: 2,
+};
+/**
+ * Outer loop through the exact inference path (train/outer.ts: differentiable rollouts unrolled
+ * by the runtime, the decoder's cross-entropy only), after the teacher-forced stage. Its memory
+ * grows with batch × m × rounds; one request per step is what fits the wasm heap at m = 24.
+ */
+export const OUTER_SYSTEM = {
+  steps: 20,
+  batchSize: 1,
+  lr: 5e-4,
+  warmupSteps: 2,
+  seed: 23,
+  rounds: 1,
+};
+
+/**
+ * Sample text for the outer links' ridge fits: the role texts, plus every word that both preset
+ * tokenizers hold as one token (a few hundred), so the word-level least squares is well posed
+ * even though the tasks use only about a hundred distinct words.
+ */
+export function ridgeTexts(roleTexts: readonly string[]): string[] {
+  const words = (file: string, marker: string) => {
+    const vocab = (
+      JSON.parse(readFileSync(file, 'utf8')) as { model: { vocab: Record<string, number> } }
+    ).model.vocab;
+    return new Set(
+      Object.keys(vocab)
+        .filter((k) => k.startsWith(marker) && /^[a-z]{3,}$/.test(k.slice(marker.length)))
+        .map((k) => k.slice(marker.length)),
+    );
+  };
+  const tokenizers = path.join(HERE, '../../models/presets/tokenizers');
+  const spbpe = words(path.join(tokenizers, 'spbpe-2k/tokenizer.json'), '\u2581');
+  const shared = [...words(path.join(tokenizers, 'bytebpe-2k/tokenizer.json'), '\u0120')].filter(
+    (w) => spbpe.has(w),
+  );
+  return [...roleTexts, shared.join(' '), '0 1 2 3 4 5 6 7 8 9 + - * = ; ( ) ?'];
+}
 
 /** The trained networks, as agents named after their seat. */
 export async function loadNetworks(weightsRoot?: string): Promise<Map<NetworkName, Agent>> {
@@ -95,12 +145,16 @@ export async function trainLinksStage(
   const seqLinks = createLinks(seqIR, {
     seed: 1,
     agents: agentsOf(seqIR, networks),
-    ridgeTexts: splits.train.slice(0, 400).flatMap((t) => Object.values(t.roles?.sequential ?? {})),
+    ridgeTexts: ridgeTexts(
+      splits.train.slice(0, 400).flatMap((t) => Object.values(t.roles?.sequential ?? {})),
+    ),
   });
   const mixLinks = createLinks(mixIR, {
     seed: 2,
     agents: agentsOf(mixIR, networks),
-    ridgeTexts: splits.train.slice(0, 400).flatMap((t) => Object.values(t.roles?.mixture ?? {})),
+    ridgeTexts: ridgeTexts(
+      splits.train.slice(0, 400).flatMap((t) => Object.values(t.roles?.mixture ?? {})),
+    ),
   });
   try {
     const report: Record<string, unknown> = {};
@@ -131,28 +185,56 @@ export async function trainLinksStage(
       ['mixture', mixIR, mixLinks],
     ] as const) {
       const agents = agentsOf(ir, networks);
-      const examples = decoderExamples(splits.train, pattern);
+      const withTexts = splits.train.filter((t) => t.roles?.[pattern] !== undefined);
+      const chain = withTexts.flatMap((t) =>
+        Array.from({ length: t.family === 'search' ? 8 : 1 }, () => ({
+          question: t.question,
+          texts: t.roles![pattern]!,
+        })),
+      );
       const validation = decoderExamples(splits.validation, pattern).slice(0, 48);
       const plan = buildPlan(ir, { agents, links, mode: 'latent' });
       const before = evaluateOuter(plan, validation);
-      log(`${pattern}: before outer loop ${JSON.stringify(before)}`);
-      const start = performance.now();
-      const trainer = outerLoopTrainer({
+      log(`${pattern}: before the outer loop ${JSON.stringify(before)}`);
+      let start = performance.now();
+      const teacherForced = teacherForcedTrainer(
         ir,
         agents,
         links,
-        examples,
-        config: OUTER_TRAINING,
-        progress: false,
-      });
-      trainer.run(OUTER_TRAINING.steps, (r) => {
-        if (r.step % 10 === 0 || r.step <= 2) {
-          log(`${pattern} outer step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`);
+        chain,
+        { rounds: OUTER_TEACHER_FORCED.rounds },
+        OUTER_TEACHER_FORCED,
+      );
+      teacherForced.run(OUTER_TEACHER_FORCED.steps, (r) => {
+        if (r.step % 20 === 0 || r.step <= 2) {
+          log(
+            `${pattern} outer (teacher-forced) step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
+          );
         }
       });
-      trainer.dispose();
+      teacherForced.dispose();
+      const teacherForcedMinutes = (performance.now() - start) / 60000;
+      const middle = evaluateOuter(plan, validation);
+      log(`${pattern}: after the teacher-forced outer loop ${JSON.stringify(middle)}`);
+      start = performance.now();
+      const system = outerLoopTrainer({
+        ir,
+        agents,
+        links,
+        examples: decoderExamples(splits.train, pattern),
+        rounds: OUTER_SYSTEM.rounds,
+        config: OUTER_SYSTEM,
+        progress: false,
+      });
+      system.run(OUTER_SYSTEM.steps, (r) => {
+        log(
+          `${pattern} outer (system) step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
+        );
+      });
+      system.dispose();
+      const systemMinutes = (performance.now() - start) / 60000;
       const after = evaluateOuter(plan, validation);
-      log(`${pattern}: after outer loop ${JSON.stringify(after)}`);
+      log(`${pattern}: after the system outer loop ${JSON.stringify(after)}`);
       const dir = path.join(options.outDir ?? LINKS_DIR, pattern);
       await saveLinks(links, dir);
       log(`${pattern}: saved ${dir}`);
@@ -163,12 +245,22 @@ export async function trainLinksStage(
           {
             pattern,
             backend: tf.getBackend(),
+            latentSteps: Object.fromEntries(ir.agents.map((a) => [a.name, a.latentSteps])),
             inner: INNER_TRAINING,
-            outer: OUTER_TRAINING,
-            minutes: Number(((performance.now() - start) / 60000).toFixed(1)),
-            validationTeacherForced: { before, after },
+            outerTeacherForced: {
+              ...OUTER_TEACHER_FORCED,
+              minutes: Number(teacherForcedMinutes.toFixed(1)),
+              lossHistory: teacherForced.history.map((l) => Number(l.toFixed(4))),
+            },
+            outerSystem: {
+              ...OUTER_SYSTEM,
+              minutes: Number(systemMinutes.toFixed(1)),
+              lossHistory: system.history.map((l) => Number(l.toFixed(4))),
+            },
+            // Teacher-forced answer cross-entropy and exact match of the decoder's gold text on
+            // 48 validation questions, with the KV-cached rollouts of inference.
+            validation: { before, afterTeacherForced: middle, after },
             innerRuns: report,
-            outerLossHistory: trainer.history.map((l) => Number(l.toFixed(4))),
           },
           null,
           1,

@@ -2,7 +2,8 @@
  * The math analogue (multi-step arithmetic, mod 10): `( age + bet ) * ( mat - loc )`, where the
  * planner knows the values of `age` and `bet`, the critic knows `mat` and `loc`, and the solver
  * knows neither. Sequential: the planner works out the left group, the critic the right group
- * (passing the left result on), the solver the last operator. Mixture: two specialists work out
+ * (starting with the left result and the last operator: `8 * ; mat - loc = 7 - 2 = 5`), the solver
+ * the last operation. Mixture: two specialists work out
  * one group each, the summarizer combines them. A composition is the triple of operators.
  */
 import type { SeededRandom } from '../../train/rng.ts';
@@ -45,7 +46,7 @@ export const arith: TaskFamily = {
       answer: String(z),
       composition,
       roles: {
-        sequential: { planner: left, critic: `${x} ; ${right}`, solver: final },
+        sequential: { planner: left, critic: `${x} ${op2} ; ${right}`, solver: final },
         mixture: { left, right, summarizer: final },
       },
     };

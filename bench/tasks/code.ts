@@ -2,7 +2,7 @@
  * The code analogue (tracing a small program, values mod 10):
  * `x = 4 ; x = back(x) ; y = 7 ; y = get(y) ; print(x + y)`. The planner knows what its library
  * functions (`back`, `find`, ...) compute, the critic knows its own (`get`, `run`, ...), the solver
- * knows neither. Sequential: the planner traces x, the critic traces y (passing x on), the solver
+ * knows neither. Sequential: the planner traces x, the critic traces y (starting with x and the print's operator: `7 + ; get(3) = 6 ; y = 6`), the solver
  * evaluates the print. Mixture: one specialist traces each variable, the summarizer prints. A
  * composition is the pair (first planner function, first critic function).
  */
@@ -58,7 +58,7 @@ export const code: TaskFamily = {
       answer: String(z),
       composition,
       roles: {
-        sequential: { planner: x.steps, critic: `x = ${x.result} ; ${y.steps}`, solver: final },
+        sequential: { planner: x.steps, critic: `${x.result} ${op} ; ${y.steps}`, solver: final },
         mixture: { left: x.steps, right: y.steps, summarizer: final },
       },
     };
