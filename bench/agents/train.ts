@@ -115,7 +115,9 @@ export async function trainNetworkStage(
       ? await createPresetAgent(preset, { weightsDir: path.join(overrides.initRoot, preset) })
       : await createPresetAgent(preset, { seed: settings.seed, random: true });
   const texts = trainingTexts(network, splits);
-  const runs: Array<TrainingPhase & { phase: number; minutes: number; lossHistory: number[] }> = [];
+  // Loss histories are space-separated strings: the file stays as JSON.stringify writes it (and as
+  // the formatter leaves it).
+  const runs: Array<TrainingPhase & { phase: number; minutes: number; lossHistory: string }> = [];
   const dir = overrides.weightsRoot
     ? path.join(overrides.weightsRoot, preset)
     : presetWeightsDir(preset);
@@ -149,7 +151,7 @@ export async function trainNetworkStage(
       phase: phase + 1,
       ...p,
       minutes: Number(minutes.toFixed(1)),
-      lossHistory: history.map((l) => Number(l.toFixed(4))),
+      lossHistory: history.map((l) => l.toFixed(4)).join(' '),
     });
     full.dispose();
     agent.model.dispose();
@@ -188,7 +190,7 @@ export async function trainNetworkStage(
         phases: allPhases,
       },
       null,
-      1,
+      2,
     )}\n`,
   );
   agent.model.dispose();

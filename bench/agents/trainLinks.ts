@@ -177,7 +177,7 @@ export async function trainLinksStage(
       copyLink(link, mixLinks.get(`inner:${mixSeat}`)!);
       report[`inner:${network}`] = {
         minutes: Number(((performance.now() - start) / 60000).toFixed(1)),
-        lossHistory: trainer.history.map((l) => Number(l.toFixed(4))),
+        lossHistory: trainer.history.map((l) => l.toFixed(4)).join(' '),
       };
     }
     for (const [pattern, ir, links] of [
@@ -250,12 +250,12 @@ export async function trainLinksStage(
             outerTeacherForced: {
               ...OUTER_TEACHER_FORCED,
               minutes: Number(teacherForcedMinutes.toFixed(1)),
-              lossHistory: teacherForced.history.map((l) => Number(l.toFixed(4))),
+              lossHistory: teacherForced.history.map((l) => l.toFixed(4)).join(' '),
             },
             outerSystem: {
               ...OUTER_SYSTEM,
               minutes: Number(systemMinutes.toFixed(1)),
-              lossHistory: system.history.map((l) => Number(l.toFixed(4))),
+              lossHistory: system.history.map((l) => l.toFixed(4)).join(' '),
             },
             // Teacher-forced answer cross-entropy and exact match of the decoder's gold text on
             // 48 validation questions, with the KV-cached rollouts of inference.
@@ -263,7 +263,7 @@ export async function trainLinksStage(
             innerRuns: report,
           },
           null,
-          1,
+          2,
         )}\n`,
       );
     }
