@@ -4,7 +4,7 @@
  * this to answer (paper §3.2); the Recursive-TextMAS baseline does it at every agent (textTurn).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Agent, SamplingOptions } from '../models/types.ts';
 import {
   type AnswerMessage,

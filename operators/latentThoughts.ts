@@ -10,7 +10,7 @@
  * superseded tensors, so gradients cannot flow through a cached rollout).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Agent, CausalLM } from '../models/types.ts';
 import { OperatorError } from './errors.ts';
 import { applyLink, type RecursiveLink } from './links/recursiveLink.ts';

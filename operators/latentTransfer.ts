@@ -5,7 +5,7 @@
  * and prompt/splice.ts). The same operator closes the recursion loop (last agent -> first).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { OperatorError } from './errors.ts';
 import { applyLink, type RecursiveLink } from './links/recursiveLink.ts';
 import type { Batch, ErrorRecord, LatentMessage } from './messages.ts';

@@ -4,7 +4,7 @@
  * tokens (its own tokenizer), in place of the latent slot (`withText`). The last agent of the
  * last round answers with `decodeAnswer`, as in the latent path.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Agent, SamplingOptions } from '../models/types.ts';
 import { generateForTurns } from './decodeAnswer.ts';
 import {
