@@ -4,7 +4,7 @@
  * or the time is up.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConsumerConfig, Kafka, KafkaConfig } from 'kafkajs';
+import type { Consumer, ConsumerConfig, Kafka, KafkaConfig } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import type { Topology, TopologyIR } from '../../dsl/index.ts';
 import { checkedIR } from '../../runtime/index.ts';
@@ -160,12 +160,8 @@ async function startCollecting(
   } finally {
     await admin.disconnect();
   }
-  const consumer = kafka.consumer({
-    groupId: `rmas-submit-${randomUUID()}`,
-    maxWaitTimeInMs: 250,
-    ...options.consumerConfig,
-  });
-  await consumer.connect();
+  // Where to read next, per partition: the recorded ends at first, then past what was read.
+  const positions = new Map(starts);
   const answered = new Set<string>();
   const settled = new Set<string>();
   let wake: (() => void) | undefined;
@@ -173,47 +169,75 @@ async function startCollecting(
     settled.add(id);
     if (settled.size === ids.size) wake?.();
   };
-  try {
-    await consumer.subscribe({ topics: [topics.answers, topics.deadLetters], fromBeginning: true });
-    await consumer.run({
+  const read = (
+    topic: string,
+    message: { offset: string; key: Buffer | null; value: Buffer | null },
+  ) => {
+    if (message.value === null) return;
+    if (topic === topics.answers) {
+      const answer = safely(() => decodeAnswer(message.value!));
+      if (answer === undefined || !ids.has(answer.requestId)) return;
+      if (answered.has(answer.requestId)) {
+        result.duplicateAnswers++;
+        return;
+      }
+      answered.add(answer.requestId);
+      result.answers.push(answer);
+      options.onAnswer?.(answer);
+      settle(answer.requestId);
+    } else {
+      const record = safely(() => decodeErrorRecord(message.value!));
+      const id = record?.requestId || message.key?.toString() || '';
+      if (record === undefined || !ids.has(id)) return;
+      const named = { ...record, requestId: id };
+      result.deadLetters.push(named);
+      options.onDeadLetter?.(named);
+      settle(id);
+    }
+  };
+
+  let closed = false;
+  let consumer: Consumer | undefined;
+  /** A consumer from `positions` on; replaced if kafkajs gives up on it (the broker was away). */
+  const connect = async (): Promise<void> => {
+    const fresh = kafka.consumer({
+      groupId: `rmas-submit-${randomUUID()}`,
+      maxWaitTimeInMs: 250,
+      ...options.consumerConfig,
+    });
+    consumer = fresh;
+    fresh.on(fresh.events.CRASH, ({ payload }) => {
+      if (payload.restart || closed) return;
+      void fresh.disconnect().catch(() => undefined);
+      setTimeout(() => void connect().catch(() => undefined), 1_000);
+    });
+    await fresh.connect();
+    await fresh.subscribe({ topics: [topics.answers, topics.deadLetters], fromBeginning: true });
+    await fresh.run({
       eachBatch: async ({ batch }) => {
-        const start = starts.get(`${batch.topic}/${batch.partition}`) ?? 0n;
+        const key = `${batch.topic}/${batch.partition}`;
         for (const message of batch.messages) {
-          if (BigInt(message.offset) < start || message.value === null) continue;
-          if (batch.topic === topics.answers) {
-            const answer = safely(() => decodeAnswer(message.value!));
-            if (answer === undefined || !ids.has(answer.requestId)) continue;
-            if (answered.has(answer.requestId)) {
-              result.duplicateAnswers++;
-              continue;
-            }
-            answered.add(answer.requestId);
-            result.answers.push(answer);
-            options.onAnswer?.(answer);
-            settle(answer.requestId);
-          } else {
-            const record = safely(() => decodeErrorRecord(message.value!));
-            const id = record?.requestId || message.key?.toString() || '';
-            if (record === undefined || !ids.has(id)) continue;
-            const named = { ...record, requestId: id };
-            result.deadLetters.push(named);
-            options.onDeadLetter?.(named);
-            settle(id);
-          }
+          const offset = BigInt(message.offset);
+          if (offset < (positions.get(key) ?? 0n)) continue;
+          positions.set(key, offset + 1n);
+          read(batch.topic, message);
         }
       },
     });
-    // Start exactly at the recorded ends (a fresh group would otherwise read from the beginning).
-    for (const [key, offset] of starts) {
+    // Start exactly where reading stopped (a fresh group would read from the beginning).
+    for (const [key, offset] of positions) {
       const at = key.lastIndexOf('/');
-      consumer.seek({
+      fresh.seek({
         topic: key.slice(0, at),
         partition: Number(key.slice(at + 1)),
         offset: offset.toString(),
       });
     }
+  };
+  try {
+    await connect();
   } catch (error) {
-    await consumer.disconnect();
+    await consumer?.disconnect();
     throw error;
   }
   return {
@@ -226,7 +250,10 @@ async function startCollecting(
           resolve();
         };
       }),
-    close: () => consumer.disconnect(),
+    close: async () => {
+      closed = true;
+      await consumer?.disconnect();
+    },
   };
 }
 

@@ -239,7 +239,8 @@ describe('a broker restart mid-run (a broker of its own)', () => {
       const exits = await stopWorkers([...deployment.workers.values()]);
       console.log(
         `${guarantee}: broker restart after ${answeredAtFault} of ${REQUESTS} answers, down ` +
-          `${downMs.toFixed(0)} ms; ${result.duplicateAnswers} duplicate answers; ` +
+          `${downMs.toFixed(0)} ms; ${result.duplicateAnswers} duplicate answers; Kafka sessions ` +
+          `restarted per worker: ${[...deployment.workers.values()].map((w) => `${w.agent} ${w.last?.metrics?.['sessionRestarts']}`).join(', ')}; ` +
           `${(performance.now() - began).toFixed(0)} ms in all`,
       );
       expect(answeredAtFault).toBeLessThan(REQUESTS);
