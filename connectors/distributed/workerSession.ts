@@ -542,9 +542,12 @@ export async function startSession(context: SessionContext): Promise<WorkerSessi
       }
     },
     error: (error: unknown) => {
-      // A retriable failure of the plumbing: a new session may succeed. Anything else is fatal.
-      const retriable = (error as { retriable?: unknown } | null)?.retriable === true;
-      end(retriable ? { kind: 'lost', error } : { kind: 'failed', error });
+      // The consumer stopped for good, or a retriable failure of the plumbing: a new session may
+      // succeed. Anything else (a fenced producer) is fatal.
+      const lost =
+        (error instanceof KafkaConnectorError && error.code === 'consumer_crashed') ||
+        (error as { retriable?: unknown } | null)?.retriable === true;
+      end(lost ? { kind: 'lost', error } : { kind: 'failed', error });
     },
     complete: () => {
       if (!stopping) {
