@@ -49,6 +49,8 @@ export interface Table2Row {
   latentSteps: number;
   /** Questions that came back as errors. */
   errors: number;
+  /** Set on the supplementary rows of `latentStepsSweep`: the m every agent used. */
+  uniformLatentSteps?: number;
 }
 
 export interface Table2Result {
@@ -79,6 +81,11 @@ export interface RunTable2Options {
   rounds?: readonly number[];
   /** Latent steps m of every agent (default the topology's, BENCH_LATENT_STEPS). */
   latentSteps?: number;
+  /**
+   * Supplementary RecursiveMAS rows at the deepest r with the same m for every agent (the
+   * accuracy / speed trade-off of shorter latent thoughts). Default none.
+   */
+  latentStepsSweep?: readonly number[];
   /** Folders of the trained networks and links; default the shipped ones. */
   weightsRoot?: string;
   linksDir?: string;
@@ -186,9 +193,12 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
   const networks = await loadNetworks(options.weightsRoot);
   const linkSets = new Map<number, LinkSet>();
   try {
-    const configs: Array<{ method: Table2Method; rounds: number; ir: TopologyIR }> = [
-      { method: 'single', rounds: 1, ir: singleAgentIR() },
-    ];
+    const configs: Array<{
+      method: Table2Method;
+      rounds: number;
+      ir: TopologyIR;
+      uniformLatentSteps?: number;
+    }> = [{ method: 'single', rounds: 1, ir: singleAgentIR() }];
     for (const rounds of roundsList) {
       const ir = sequentialBenchIR({
         rounds,
@@ -199,6 +209,11 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
         rounds,
         await loadLinks(ir, path.join(options.linksDir ?? LINKS_DIR, 'sequential')),
       );
+    }
+    const deepest = Math.max(...roundsList);
+    for (const m of options.latentStepsSweep ?? []) {
+      const ir = sequentialBenchIR({ rounds: deepest, latentSteps: m });
+      configs.push({ method: 'latent', rounds: deepest, ir, uniformLatentSteps: m });
     }
     const agentsFor = (ir: TopologyIR) => Object.fromEntries(agentsOf(ir, networks));
     const times = configs.map(() => [] as number[]);
@@ -211,7 +226,7 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
         options.onProgress?.({
           done,
           total,
-          label: `${rep < 0 ? 'warm-up' : `rep ${rep + 1}`} ${c.method} r=${c.rounds}`,
+          label: `${rep < 0 ? 'warm-up' : `rep ${rep + 1}`} ${c.method} r=${c.rounds}${c.uniformLatentSteps !== undefined ? ` m=${c.uniformLatentSteps}` : ''}`,
         });
         const mode = c.method === 'latent' ? 'latent' : 'text';
         // The warm-up (JIT, kernel caches) needs one batch, not the whole set.
@@ -234,6 +249,7 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
     const rows = configs.map((c, i) => ({
       method: c.method,
       rounds: c.rounds,
+      ...(c.uniformLatentSteps !== undefined ? { uniformLatentSteps: c.uniformLatentSteps } : {}),
       ...score(tasks, last[i]!),
       timeMs: median(times[i]!),
       timesMs: times[i]!.map((t) => Math.round(t)),
@@ -265,7 +281,9 @@ const METHOD_NAMES: Record<Table2Method, string> = {
 };
 
 function row(result: Table2Result, method: Table2Method, rounds: number): Table2Row | undefined {
-  return result.rows.find((r) => r.method === method && r.rounds === rounds);
+  return result.rows.find(
+    (r) => r.method === method && r.rounds === rounds && r.uniformLatentSteps === undefined,
+  );
 }
 
 /** The issue's targets, from the r = 3 rows (or the deepest r run). */
@@ -332,7 +350,9 @@ export function table2Rows(result: Table2Result): {
     const vsText = r.method === 'latent' && text !== undefined;
     return [
       r.method === 'single' ? '-' : r.rounds,
-      METHOD_NAMES[r.method],
+      r.uniformLatentSteps === undefined
+        ? METHOD_NAMES[r.method]
+        : `${METHOD_NAMES[r.method]}, m = ${r.uniformLatentSteps} for every agent`,
       Number((100 * r.accuracy).toFixed(1)),
       ...Object.keys(result.families).map((f) =>
         Number((100 * (r.accuracyByFamily[f] ?? 0)).toFixed(1)),
@@ -392,7 +412,12 @@ export async function writeTable2(
 /** Three bar panels (accuracy, time, output tokens), grouped by r. */
 export function table2Svg(result: Table2Result): Promise<string> {
   const values = result.rows.map((r) => ({
-    group: r.method === 'single' ? 'single' : `r=${r.rounds}`,
+    group:
+      r.method === 'single'
+        ? 'single'
+        : r.uniformLatentSteps === undefined
+          ? `r=${r.rounds}`
+          : `r=${r.rounds}, m=${r.uniformLatentSteps}`,
     method: METHOD_NAMES[r.method],
     'accuracy %': Number((100 * r.accuracy).toFixed(1)),
     'time s': Number((r.timeMs / 1000).toFixed(2)),
@@ -429,6 +454,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runTable2({
     quick,
     ...(dataPath ? { dataPath } : {}),
+    ...(quick || dataPath ? {} : { latentStepsSweep: [4, 8, 12] }),
     onProgress: ({ done, total, label }) => process.stderr.write(`[${done}/${total}] ${label}\n`),
   })
     .then((result) => console.log(formatTable2(result)))

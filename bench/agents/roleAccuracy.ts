@@ -5,8 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Agent, CausalLM } from '../../models/types.ts';
 import { padLeftIds } from '../../operators/prompt/splice.ts';
-import { encodeRoleText } from '../../train/inner.ts';
-import type { TaggedRoleText } from './roleTexts.ts';
+import { encodeTaggedText, type TaggedRoleText } from './roleTexts.ts';
 
 /**
  * Exact-match rate of greedy role texts, per `role/family`.
@@ -24,7 +23,7 @@ export function roleAccuracy(
   for (let start = 0; start < texts.length; start += batchSize) {
     const chunk = texts.slice(start, start + batchSize);
     const prompts = chunk.map((t) => {
-      const { ids, targetStart } = encodeRoleText(agent.tokenizer, t);
+      const { ids, targetStart } = encodeTaggedText(agent.tokenizer, t);
       return ids.slice(0, targetStart);
     });
     const { inputIds, attentionMask } = padLeftIds(prompts, agent.tokenizer.padTokenId);

@@ -4,7 +4,9 @@
  * gold text as the target; plus the recall texts of the facts it must know.
  */
 import { promptSegments } from '../../dsl/slots.ts';
-import type { RoleText } from '../../train/inner.ts';
+import type { Tokenizer } from '../../models/types.ts';
+import { slottedPrompt } from '../../runtime/prompt.ts';
+import { type EncodedRoleText, encodeRoleText, type RoleText } from '../../train/inner.ts';
 import type { KnowledgeRecord, TaskRecord } from '../tasks/format.ts';
 import {
   MIXTURE_BENCH_PROMPTS,
@@ -28,11 +30,43 @@ export function fillPrompt(template: string, values: Readonly<Record<string, str
 export interface TaggedRoleText extends RoleText {
   role: string;
   family: string;
+  /**
+   * Render the prompt as the runtime does in latent mode with every latent slot empty (round 1's
+   * feedback): the text around a slot is tokenized piece by piece, so `feedback {{feedback}}`
+   * keeps a space token that text mode trims away. Set: `prompt` is the template, `question` fills it.
+   */
+  latentTemplate?: { template: string; question: string };
+}
+
+/**
+ * Token ids of a role text, prompt then target then the first stop token, as the agent reads it
+ * (text mode, or latent mode with empty slots for `latentTemplate` texts).
+ *
+ * @example const { ids, targetStart } = encodeTaggedText(agent.tokenizer, text);
+ */
+export function encodeTaggedText(tokenizer: Tokenizer, text: TaggedRoleText): EncodedRoleText {
+  if (text.latentTemplate === undefined) return encodeRoleText(tokenizer, text);
+  const { pieces } = slottedPrompt(
+    tokenizer,
+    text.latentTemplate.template,
+    text.latentTemplate.question,
+  );
+  const promptIds = pieces.flatMap((p) => (p.kind === 'text' ? p.ids : []));
+  const eos = tokenizer.eosTokenIds[0];
+  return {
+    ids: [
+      ...promptIds,
+      ...tokenizer.encode(text.target, { addSpecialTokens: false }),
+      ...(eos === undefined ? [] : [eos]),
+    ],
+    targetStart: promptIds.length,
+  };
 }
 
 /**
  * The role texts of one task for every role, per pattern. The planner (and specialists) also learn
- * the round-2+ prompt, where the feedback slot holds the previous round's final text.
+ * the round-2+ prompt, where the feedback slot holds the previous round's final text, and the
+ * latent-mode round-1 prompt (empty feedback slot, see `latentTemplate`).
  *
  * @example roleTextsOf(record).filter((t) => t.role === 'critic')
  */
@@ -49,6 +83,13 @@ export function roleTextsOf(record: TaskRecord): TaggedRoleText[] {
         family,
         prompt: fillPrompt(planner, { question: q }),
         target: seq.planner,
+      },
+      {
+        role: 'planner',
+        family,
+        prompt: planner,
+        target: seq.planner,
+        latentTemplate: { template: planner, question: q },
       },
       {
         role: 'planner',
@@ -85,6 +126,13 @@ export function roleTextsOf(record: TaskRecord): TaggedRoleText[] {
       const template = MIXTURE_BENCH_PROMPTS[role];
       out.push(
         { role, family, prompt: fillPrompt(template, { question: q }), target },
+        {
+          role,
+          family,
+          prompt: template,
+          target,
+          latentTemplate: { template, question: q },
+        },
         {
           role,
           family,

@@ -44,7 +44,11 @@ export const NETWORK_TRAINING: Record<
   { phases: TrainingPhase[]; batchSize: number; weightDecay: number; seed: number }
 > = {
   planner: {
-    phases: [{ steps: 2500, lr: 2e-3, warmupSteps: 100 }],
+    // Phase 2 adds little: it is where the latent-mode round-1 prompt (roleTexts.ts) was learned.
+    phases: [
+      { steps: 2500, lr: 2e-3, warmupSteps: 100 },
+      { steps: 400, lr: 5e-4, warmupSteps: 20 },
+    ],
     batchSize: 16,
     weightDecay: 0.01,
     seed: 11,

@@ -12,14 +12,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Agent, CausalLM } from '../../models/types.ts';
 import { FullFinetune } from '../../train/adaptation.ts';
-import {
-  type EncodedRoleText,
-  encodeRoleText,
-  type RoleText,
-  roleTextBatch,
-} from '../../train/inner.ts';
+import { type EncodedRoleText, roleTextBatch } from '../../train/inner.ts';
 import { SeededRandom } from '../../train/rng.ts';
 import { type StepReport, Trainer } from '../../train/trainer.ts';
+import { encodeTaggedText, type TaggedRoleText } from './roleTexts.ts';
 
 /** A micro-batch of texts of similar length, and where its loss is taken. */
 export interface TargetBatch {
@@ -132,10 +128,10 @@ export interface TrainNetworkOptions {
  */
 export async function trainNetwork(
   agent: Agent,
-  texts: readonly RoleText[],
+  texts: readonly TaggedRoleText[],
   options: TrainNetworkOptions,
 ): Promise<{ model: CausalLM; full: FullFinetune; history: number[] }> {
-  const encoded = texts.map((t) => encodeRoleText(agent.tokenizer, t));
+  const encoded = texts.map((t) => encodeTaggedText(agent.tokenizer, t));
   const groups = lengthBuckets(encoded, options.batchSize, options.seed);
   const full = new FullFinetune(agent.model);
   const trainer = new Trainer<EncodedRoleText[], TargetBatch>({

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { roleTextsOf } from '../../bench/agents/roleTexts.ts';
+import { encodeTaggedText, roleTextsOf } from '../../bench/agents/roleTexts.ts';
 import { MIXTURE_BENCH_PROMPTS, SEQUENTIAL_BENCH_PROMPTS } from '../../bench/agents/topologies.ts';
 import { lengthBuckets, targetBatch, targetCrossEntropy } from '../../bench/agents/trainNetwork.ts';
 import { buildTaskSplits } from '../../bench/tasks/index.ts';
 import { createPresetAgent } from '../../models/presets.ts';
 import type { Agent } from '../../models/types.ts';
 import { initBackend } from '../../runtime/backend/index.ts';
-import { textPromptIds } from '../../runtime/prompt.ts';
+import { slottedPrompt, textPromptIds } from '../../runtime/prompt.ts';
 import { encodeRoleText, roleTextBatch } from '../../train/inner.ts';
 import { roleTextCrossEntropy } from '../../train/sft.ts';
 
@@ -28,19 +28,23 @@ afterEach(() => {
 const { train } = buildTaskSplits({ sizes: { train: 6, validation: 1, test: 1 } });
 
 describe('role texts', () => {
-  it('render exactly the prompts the runtime renders in text mode', () => {
+  it('render exactly the prompts the runtime renders (text mode, and latent mode with empty slots)', () => {
     const record = train.find((r) => r.family === 'arith')!;
     const seq = record.roles!.sequential!;
     const mix = record.roles!.mixture!;
     const texts = roleTextsOf(record);
-    const expected: Array<[string, string, Record<string, string>]> = [
+    // [role, template, text-mode slot texts, or 'latent' for the latent-mode round-1 prompt]
+    const expected: Array<[string, string, Record<string, string> | 'latent']> = [
       ['planner', SEQUENTIAL_BENCH_PROMPTS.planner, {}],
+      ['planner', SEQUENTIAL_BENCH_PROMPTS.planner, 'latent'],
       ['planner', SEQUENTIAL_BENCH_PROMPTS.planner, { feedback: seq.solver! }],
       ['critic', SEQUENTIAL_BENCH_PROMPTS.critic, { 'latent:planner': seq.planner! }],
       ['solver', SEQUENTIAL_BENCH_PROMPTS.solver, { 'latent:critic': seq.critic! }],
       ['left', MIXTURE_BENCH_PROMPTS.left, {}],
+      ['left', MIXTURE_BENCH_PROMPTS.left, 'latent'],
       ['left', MIXTURE_BENCH_PROMPTS.left, { feedback: mix.summarizer! }],
       ['right', MIXTURE_BENCH_PROMPTS.right, {}],
+      ['right', MIXTURE_BENCH_PROMPTS.right, 'latent'],
       ['right', MIXTURE_BENCH_PROMPTS.right, { feedback: mix.summarizer! }],
       [
         'summarizer',
@@ -51,9 +55,15 @@ describe('role texts', () => {
     expect(texts.map((t) => t.role)).toEqual(expected.map(([role]) => role));
     texts.forEach((text, i) => {
       const [, template, slots] = expected[i]!;
-      const runtimeIds = textPromptIds(agent.tokenizer, template, record.question, slots);
-      const { ids, targetStart } = encodeRoleText(agent.tokenizer, text);
-      expect(ids.slice(0, targetStart), text.role).toEqual(runtimeIds);
+      const runtimeIds =
+        slots === 'latent'
+          ? slottedPrompt(agent.tokenizer, template, record.question).pieces.flatMap((p) =>
+              p.kind === 'text' ? p.ids : [],
+            )
+          : textPromptIds(agent.tokenizer, template, record.question, slots);
+      const { ids, targetStart } = encodeTaggedText(agent.tokenizer, text);
+      expect(ids.slice(0, targetStart), `${text.role} ${i}`).toEqual(runtimeIds);
+      expect(agent.tokenizer.decode(ids.slice(targetStart, -1))).toBe(text.target);
     });
   });
 
