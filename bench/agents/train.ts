@@ -15,7 +15,8 @@
  * Options: --steps N (every network), --out DIR (write weights under DIR/<preset>/ instead),
  * --checkpoints DIR (save every 250 steps and resume from there), --weights DIR (links stage: read
  * the networks from DIR/<preset>/), --links-out DIR (write the links there), --from-phase K
- * --init DIR (start a network at its phase K from the weights the previous phase saved in DIR).
+ * --init DIR (start a network at its phase K from the weights the previous phase saved in DIR),
+ * --patterns sequential|mixture (links stage: only these).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -231,6 +232,9 @@ async function main(): Promise<void> {
       log,
       ...(argument('weights') ? { weightsRoot: argument('weights')! } : {}),
       ...(argument('links-out') ? { outDir: argument('links-out')! } : {}),
+      ...(argument('patterns')
+        ? { patterns: argument('patterns')!.split(',') as Array<'sequential' | 'mixture'> }
+        : {}),
     });
   }
 }

@@ -47,13 +47,20 @@ export const INNER_TRAINING = { steps: 300, batchSize: 16, lr: 1e-3, warmupSteps
  * Outer loop, teacher-forced form (outerTeacherForced.ts): 2 rounds, so the feedback links are on
  * the path; the official optimiser settings apart from the learning rate.
  */
-export const OUTER_TEACHER_FORCED = {
-  steps: 400,
-  batchSize: 16,
-  lr: 2e-3,
-  warmupSteps: 10,
-  seed: 22,
-  rounds: 2,
+export const OUTER_TEACHER_FORCED: Record<
+  'sequential' | 'mixture',
+  {
+    steps: number;
+    batchSize: number;
+    lr: number;
+    warmupSteps: number;
+    seed: number;
+    rounds: number;
+  }
+> = {
+  sequential: { steps: 300, batchSize: 16, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
+  // The summarizer reads two latent slots (44 positions): half the batch, half the steps.
+  mixture: { steps: 150, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
 };
 /**
  * Outer loop through the exact inference path (train/outer.ts: differentiable rollouts unrolled
@@ -136,7 +143,13 @@ function decoderExamples(tasks: readonly TaskRecord[], pattern: 'sequential' | '
 /** Trains and saves the links of both patterns. */
 export async function trainLinksStage(
   splits: TaskSplits,
-  options: { log: (line: string) => void; weightsRoot?: string; outDir?: string },
+  options: {
+    log: (line: string) => void;
+    weightsRoot?: string;
+    outDir?: string;
+    /** Default both; each pattern can train in its own process. */
+    patterns?: ReadonlyArray<'sequential' | 'mixture'>;
+  },
 ): Promise<void> {
   const { log } = options;
   const networks = await loadNetworks(options.weightsRoot);
@@ -180,10 +193,12 @@ export async function trainLinksStage(
         lossHistory: trainer.history.map((l) => l.toFixed(4)).join(' '),
       };
     }
+    const patterns = options.patterns ?? ['sequential', 'mixture'];
     for (const [pattern, ir, links] of [
       ['sequential', seqIR, seqLinks],
       ['mixture', mixIR, mixLinks],
     ] as const) {
+      if (!patterns.includes(pattern)) continue;
       const agents = agentsOf(ir, networks);
       const withTexts = splits.train.filter((t) => t.roles?.[pattern] !== undefined);
       const chain = withTexts.flatMap((t) =>
@@ -202,10 +217,10 @@ export async function trainLinksStage(
         agents,
         links,
         chain,
-        { rounds: OUTER_TEACHER_FORCED.rounds },
-        OUTER_TEACHER_FORCED,
+        { rounds: OUTER_TEACHER_FORCED[pattern].rounds },
+        OUTER_TEACHER_FORCED[pattern],
       );
-      teacherForced.run(OUTER_TEACHER_FORCED.steps, (r) => {
+      teacherForced.run(OUTER_TEACHER_FORCED[pattern].steps, (r) => {
         if (r.step % 20 === 0 || r.step <= 2) {
           log(
             `${pattern} outer (teacher-forced) step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
@@ -248,7 +263,7 @@ export async function trainLinksStage(
             latentSteps: Object.fromEntries(ir.agents.map((a) => [a.name, a.latentSteps])),
             inner: INNER_TRAINING,
             outerTeacherForced: {
-              ...OUTER_TEACHER_FORCED,
+              ...OUTER_TEACHER_FORCED[pattern],
               minutes: Number(teacherForcedMinutes.toFixed(1)),
               lossHistory: teacherForced.history.map((l) => l.toFixed(4)).join(' '),
             },
