@@ -155,10 +155,18 @@ export async function startSession(context: SessionContext): Promise<WorkerSessi
     metrics: sourceMetrics,
   });
 
-  consumer.on(consumer.events.GROUP_JOIN, () => context.onGroupJoin());
-  // kafkajs restarts a consumer after retriable failures; after the others it stops for good.
+  // A consumer of an ended session must stay down: kafkajs may have scheduled a restart of it
+  // (after a crash) that our disconnect raced with. A member left in the group would take
+  // partitions and drop their records.
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    if (over) void consumer.disconnect().catch(() => undefined);
+    else context.onGroupJoin();
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    // kafkajs restarts a consumer after retriable failures; after the others it stops for good.
     if (!payload.restart) end({ kind: 'lost', error: payload.error });
+    // The restart is scheduled right after this event: cancel it once it is.
+    else if (over) queueMicrotask(() => void consumer.stop().catch(() => undefined));
   });
 
   const join = new LatentJoin<Item>({
