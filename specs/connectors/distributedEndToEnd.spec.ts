@@ -146,7 +146,7 @@ it('answers 10,000 requests on four worker processes exactly as compile() does i
     kafka,
     topicPrefix: prefix,
     requests: questions,
-    timeoutMs: 240_000,
+    timeoutMs: 300_000,
   });
   const distributedMs = performance.now() - submitted;
   const exits = await stopWorkers(workers);
@@ -154,7 +154,9 @@ it('answers 10,000 requests on four worker processes exactly as compile() does i
     `distributed e2e: ${REQUESTS} requests; in-process compile ${inProcessMs.toFixed(0)} ms, ` +
       `workers ready after ${readyMs.toFixed(0)} ms, distributed ${distributedMs.toFixed(0)} ms ` +
       `(${((REQUESTS / distributedMs) * 1000).toFixed(0)} req/s), ${result.duplicateAnswers} duplicate answers; ` +
-      `batches/requests per worker: ${workers.map((w) => `${w.agent} ${w.stats.batches}/${w.stats.groups}`).join(', ')}`,
+      `batches/requests per worker: ${workers.map((w) => `${w.agent} ${w.stats.batches}/${w.stats.groups}`).join(', ')}; ` +
+      `group joins per worker: ${workers.map((w) => w.log.filter((line) => line.includes('source.rebalance')).length).join(', ')}; ` +
+      `Kafka sessions restarted: ${workers.map((w) => w.last?.metrics?.['sessionRestarts']).join(', ')}`,
   );
   expect(exits).toEqual([0, 0, 0, 0]);
   expect(result.missing).toEqual([]);
@@ -195,4 +197,4 @@ it('answers 10,000 requests on four worker processes exactly as compile() does i
   const wrong = deadLetters.find((d) => d.code === 'hidden_size_mismatch')!;
   expect(Buffer.from(wrong.original).equals(wrongWidth.message.value!)).toBe(true);
   expect(wrong.path).toBe('shape[1]');
-}, 420_000);
+}, 480_000);
