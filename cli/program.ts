@@ -101,7 +101,10 @@ export function buildProgram(io: CliIO, setExit: (code: ExitCode) => void): Comm
   program
     .command('run')
     .description('run a topology over questions and print the answers and their usage')
-    .argument('[config]', 'topology (JSON or YAML); default cli/examples/sequential.yaml')
+    .argument(
+      '[config]',
+      'topology (JSON or YAML); default the shipped system (bench/agents), else cli/examples/sequential.yaml',
+    )
     .option('-q, --question <text>', 'a question (repeatable)', collect)
     .option(
       '-i, --input <file>',

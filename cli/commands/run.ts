@@ -3,7 +3,7 @@
  * (Recursive-TextMAS), printing each answer and what it cost (tokens, latent steps, time).
  */
 import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, tap, toArray } from 'rxjs';
 import { validate } from '../../dsl/index.ts';
@@ -14,10 +14,31 @@ import { CliError, EXIT_CODES, type ExitCode } from '../errors.ts';
 import type { Output } from '../output.ts';
 import { type Question, readQuestions } from '../questions.ts';
 
-/** The topology `run` uses when no config is given: the sequential pattern on the built-in agents. */
+/** The fallback of `run` without a config: the sequential pattern on the built-in agents, fresh links. */
 export const DEFAULT_CONFIG = fileURLToPath(
   new URL('../examples/sequential.yaml', import.meta.url),
 );
+
+/**
+ * The topology `run` uses when no config is given: the shipped system (the benchmark's sequential
+ * topology on the trained agents and links of bench/agents) when this checkout has its links,
+ * else cli/examples/sequential.yaml, said on stderr.
+ * @example const config = await defaultConfig(out);
+ */
+export async function defaultConfig(out: Output): Promise<LoadedConfig> {
+  const { LINKS_DIR } = await import('../../bench/agents/trainLinks.ts');
+  const links = join(LINKS_DIR, 'sequential');
+  if (existsSync(links)) {
+    const { sequentialBenchIR } = await import('../../bench/agents/topologies.ts');
+    const ir = sequentialBenchIR();
+    return { file: 'bench/agents/topologies.ts', ir, resolvedIR: ir, run: { links } };
+  }
+  out.note(
+    `rmas: no trained links in this checkout (${relative(process.cwd(), links)}): running ` +
+      `${relative(process.cwd(), DEFAULT_CONFIG)} on untrained agents with fresh links`,
+  );
+  return loadConfig(DEFAULT_CONFIG);
+}
 
 export interface RunOptions {
   question?: string[];
@@ -205,7 +226,7 @@ export async function run(
   options: RunOptions,
   out: Output,
 ): Promise<ExitCode> {
-  const config = await loadConfig(configFile ?? DEFAULT_CONFIG);
+  const config = configFile === undefined ? await defaultConfig(out) : await loadConfig(configFile);
   const ir = withOverrides(config.resolvedIR, options);
   const settings = runSettings(config, options);
   const questions = await readQuestions({
