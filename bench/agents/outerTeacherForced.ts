@@ -24,7 +24,9 @@ import type { Agent } from '../../models/types.ts';
 import { applyLink } from '../../operators/links/recursiveLink.ts';
 import { padLeftEmbeds, spliceLatents } from '../../operators/prompt/splice.ts';
 import type { LinkSet } from '../../runtime/links.ts';
+import { buildPlan } from '../../runtime/plan.ts';
 import { slottedPrompt } from '../../runtime/prompt.ts';
+import { unrollRounds } from '../../runtime/unroll.ts';
 import { type StepReport, Trainer } from '../../train/trainer.ts';
 
 /** A question with the gold text of every agent of the topology (by IR agent name). */
@@ -35,6 +37,13 @@ export interface ChainExample {
 
 export interface TeacherForcedOptions {
   rounds: number;
+  /**
+   * Where the states an agent hands on come from: its teacher-forced pass over its gold text
+   * (the official code's form; default), or the latent rollouts of inference (KV-cached, computed
+   * off the gradient tape by the runtime's `unrollRounds`), so each link learns from exactly the
+   * latents it will see; then only the last hop into each agent is on the tape.
+   */
+  senders?: 'teacher-forced' | 'rollout';
   /** Weight of each latent-reading agent's own cross-entropy. Default 1. */
   agentWeight?: number;
 }
@@ -56,8 +65,16 @@ export function teacherForcedOuterLoss(
   links: LinkSet,
   batch: readonly ChainExample[],
   options: TeacherForcedOptions,
+  /** Per round, each agent's rollout thoughts [batch, m, d] (the `rollout` senders). */
+  rollouts?: ReadonlyArray<Readonly<Record<string, tf.Tensor3D>>>,
 ): tf.Scalar {
   return tf.tidy(() => {
+    const rolled = (round: number, name: string, row: number): tf.Tensor2D | undefined => {
+      const h = rollouts?.[round - 1]?.[name];
+      if (h === undefined) return undefined;
+      const [, m, d] = h.shape;
+      return h.slice([row, 0, 0], [1, m, d]).reshape([m, d]) as tf.Tensor2D;
+    };
     const order = executionOrder(ir);
     const decoder = ir.decode.agent;
     const weight = options.agentWeight ?? 1;
@@ -73,12 +90,22 @@ export function teacherForcedOuterLoss(
         const embeds: tf.Tensor2D[] = [];
         const starts: number[] = [];
         const targets: number[][] = [];
+        const final = name === decoder && round === options.rounds;
+        const readsAny = incoming.some((e) => e.kind === 'forward' || round > 1);
+        // With rollout senders, an agent that reads no latents contributes nothing to train.
+        if (rollouts !== undefined && !final && !readsAny) continue;
         let readsLatents = false;
         batch.forEach((example, i) => {
           const latents: Record<string, tf.Tensor2D> = {};
           for (const edge of incoming) {
             const source = edge.kind === 'feedback' ? previous : current;
-            const states = source.get(edge.from)?.[i];
+            const sourceRound = edge.kind === 'feedback' ? round - 1 : round;
+            const states =
+              rollouts !== undefined
+                ? sourceRound >= 1
+                  ? rolled(sourceRound, edge.from, i)
+                  : undefined
+                : source.get(edge.from)?.[i];
             if (states === undefined) {
               latents[slotOf(edge)] = tf.zeros([0, d]);
               continue;
@@ -108,7 +135,6 @@ export function teacherForcedOuterLoss(
         const flat = hidden.reshape([batch.length * T, d]);
         // Position (start − 1 + s) holds the state that predicts gold token s.
         const at = (row: number, s: number) => row * T + (T - lengths[row]!) + starts[row]! - 1 + s;
-        const final = name === decoder && round === options.rounds;
         if (final || readsLatents) {
           const positions = targets.flatMap((ids, row) => ids.map((_, s) => at(row, s)));
           const labels = targets.flat();
@@ -128,7 +154,7 @@ export function teacherForcedOuterLoss(
           ) as tf.Scalar;
           terms.push(final ? ce : (tf.mul(ce, weight) as tf.Scalar));
         }
-        if (!final) {
+        if (!final && rollouts === undefined) {
           current.set(
             name,
             targets.map((ids, row) => {
@@ -162,19 +188,39 @@ export function teacherForcedTrainer(
   examples: readonly ChainExample[],
   options: TeacherForcedOptions,
   config: { steps: number; batchSize: number; lr: number; warmupSteps: number; seed: number },
-): Trainer<ChainExample> {
+): Trainer<ChainExample, Prepared> {
   const params = new Map<string, tf.Variable>();
   for (const [id, link] of links) {
     if (!id.startsWith('outer:')) continue;
     for (const [name, v] of link.namedParameters()) params.set(`${id}/${name}`, v);
   }
-  return new Trainer<ChainExample>({
+  const plan =
+    options.senders === 'rollout' ? buildPlan(ir, { agents, links, mode: 'latent' }) : undefined;
+  return new Trainer<ChainExample, Prepared>({
     params,
     data: examples,
     config,
     progress: false,
-    loss: (batch) => teacherForcedOuterLoss(ir, agents, links, batch, options),
+    // The rollouts run here, off the gradient tape (the trainer frees them after the step).
+    prepare: (batch) => {
+      if (plan === undefined) return { batch };
+      const unrolled = unrollRounds(
+        plan,
+        batch.map((e) => e.question),
+        { rounds: options.rounds, differentiable: false },
+      );
+      tf.dispose([unrolled.inputsEmbeds, unrolled.attentionMask]);
+      return { batch, rollouts: unrolled.rounds };
+    },
+    loss: ({ batch, rollouts }) =>
+      teacherForcedOuterLoss(ir, agents, links, batch, options, rollouts),
   });
+}
+
+/** A micro-batch, with its rollouts when the senders are rollouts. */
+interface Prepared {
+  batch: ChainExample[];
+  rollouts?: Array<Record<string, tf.Tensor3D>>;
 }
 
 export type { StepReport };

@@ -6,8 +6,9 @@
  * 2. inner loop: each network's inner link on all its role texts (teacher-forced
  *    1 − cos(R_in(h_t), Emb(y_{t+1})), the official objective); a network that plays a role in both
  *    patterns uses the same inner link in both;
- * 3. outer loop, teacher-forced (outerTeacherForced.ts, the official code's form plus each
- *    latent-reading agent's own cross-entropy): only the outer links train;
+ * 3. outer loop, teacher-forced receivers (outerTeacherForced.ts): each agent that reads latents
+ *    takes the cross-entropy of its gold text given the latents inference gives it (the senders'
+ *    KV-cached rollouts through the current links, off the tape); only the outer links train;
  * 4. outer loop through the exact inference path (train/outer.ts: the runtime's differentiable
  *    rollouts, the decoder's cross-entropy), a few steps of one request (what the wasm heap holds).
  *
@@ -41,8 +42,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const LINKS_DIR = path.join(HERE, '../../models/presets/weights/links');
 const RUNS_DIR = path.join(HERE, 'runs');
 
-/** Inner loop settings (official lr 5e-4, cosine, 10 warmup steps; fewer steps: tiny links). */
-export const INNER_TRAINING = { steps: 300, batchSize: 16, lr: 1e-3, warmupSteps: 10, seed: 21 };
+/** Inner loop settings (official: lr 5e-4, 20000 steps; tiny links plateau after a few hundred). */
+export const INNER_TRAINING = { steps: 800, batchSize: 16, lr: 2e-3, warmupSteps: 10, seed: 21 };
 /**
  * Outer loop, teacher-forced form (outerTeacherForced.ts): 2 rounds, so the feedback links are on
  * the path; the official optimiser settings apart from the learning rate.
@@ -58,8 +59,8 @@ export const OUTER_TEACHER_FORCED: Record<
     rounds: number;
   }
 > = {
-  sequential: { steps: 300, batchSize: 16, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
-  // The summarizer reads two latent slots (44 positions): half the batch, half the steps.
+  sequential: { steps: 300, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
+  // The summarizer reads two latent slots (44 positions): fewer steps.
   mixture: { steps: 150, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
 };
 /**
@@ -217,7 +218,7 @@ export async function trainLinksStage(
         agents,
         links,
         chain,
-        { rounds: OUTER_TEACHER_FORCED[pattern].rounds },
+        { rounds: OUTER_TEACHER_FORCED[pattern].rounds, senders: 'rollout' },
         OUTER_TEACHER_FORCED[pattern],
       );
       teacherForced.run(OUTER_TEACHER_FORCED[pattern].steps, (r) => {
