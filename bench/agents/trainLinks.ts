@@ -51,17 +51,29 @@ export const INNER_TRAINING = { steps: 800, batchSize: 16, lr: 2e-3, warmupSteps
 export const OUTER_TEACHER_FORCED: Record<
   'sequential' | 'mixture',
   {
-    steps: number;
+    /** Cosine schedules run one after the other (a warm restart each). */
+    phases: Array<{ steps: number; lr: number; seed: number }>;
     batchSize: number;
-    lr: number;
     warmupSteps: number;
-    seed: number;
     rounds: number;
   }
 > = {
-  sequential: { steps: 300, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
+  sequential: {
+    phases: [
+      { steps: 300, lr: 2e-3, seed: 22 },
+      { steps: 600, lr: 2e-3, seed: 31 },
+    ],
+    batchSize: 8,
+    warmupSteps: 10,
+    rounds: 2,
+  },
   // The summarizer reads two latent slots (44 positions): fewer steps.
-  mixture: { steps: 150, batchSize: 8, lr: 2e-3, warmupSteps: 10, seed: 22, rounds: 2 },
+  mixture: {
+    phases: [{ steps: 150, lr: 2e-3, seed: 22 }],
+    batchSize: 8,
+    warmupSteps: 10,
+    rounds: 2,
+  },
 };
 /**
  * Outer loop through the exact inference path (train/outer.ts: differentiable rollouts unrolled
@@ -213,22 +225,27 @@ export async function trainLinksStage(
       const before = evaluateOuter(plan, validation);
       log(`${pattern}: before the outer loop ${JSON.stringify(before)}`);
       let start = performance.now();
-      const teacherForced = teacherForcedTrainer(
-        ir,
-        agents,
-        links,
-        chain,
-        { rounds: OUTER_TEACHER_FORCED[pattern].rounds, senders: 'rollout' },
-        OUTER_TEACHER_FORCED[pattern],
-      );
-      teacherForced.run(OUTER_TEACHER_FORCED[pattern].steps, (r) => {
-        if (r.step % 20 === 0 || r.step <= 2) {
-          log(
-            `${pattern} outer (teacher-forced) step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
-          );
-        }
-      });
-      teacherForced.dispose();
+      const settings = OUTER_TEACHER_FORCED[pattern];
+      const teacherForcedHistory: number[] = [];
+      for (const [i, phase] of settings.phases.entries()) {
+        const teacherForced = teacherForcedTrainer(
+          ir,
+          agents,
+          links,
+          chain,
+          { rounds: settings.rounds, senders: 'rollout' },
+          { ...phase, batchSize: settings.batchSize, warmupSteps: settings.warmupSteps },
+        );
+        teacherForced.run(phase.steps, (r) => {
+          if (r.step % 20 === 0 || r.step <= 2) {
+            log(
+              `${pattern} outer (teacher-forced) phase ${i + 1} step ${r.step} loss ${r.loss.toFixed(4)} (${Math.round(r.ms)} ms)`,
+            );
+          }
+        });
+        teacherForced.dispose();
+        teacherForcedHistory.push(...teacherForced.history);
+      }
       const teacherForcedMinutes = (performance.now() - start) / 60000;
       const middle = evaluateOuter(plan, validation);
       log(`${pattern}: after the teacher-forced outer loop ${JSON.stringify(middle)}`);
@@ -266,7 +283,7 @@ export async function trainLinksStage(
             outerTeacherForced: {
               ...OUTER_TEACHER_FORCED[pattern],
               minutes: Number(teacherForcedMinutes.toFixed(1)),
-              lossHistory: teacherForced.history.map((l) => l.toFixed(4)).join(' '),
+              lossHistory: teacherForcedHistory.map((l) => l.toFixed(4)).join(' '),
             },
             outerSystem: {
               ...OUTER_SYSTEM,
