@@ -1,11 +1,11 @@
 /**
- * The `rmas` command line (commander): seven commands, each with examples in its `--help`, shared
+ * The `rmas` command line (commander): eight commands, each with examples in its `--help`, shared
  * `--json` and `--verbose`, and one error path that turns anything thrown into a paragraph the
  * user can act on and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { bench } from './commands/bench.ts';
-import { submit, worker } from './commands/distributed.ts';
+import { submit, topics, worker } from './commands/distributed.ts';
 import { inspect } from './commands/inspect.ts';
 import { run } from './commands/run.ts';
 import { evaluate, quickTable } from './commands/table2.ts';
@@ -251,6 +251,36 @@ Examples:
     });
 
   program
+    .command('topics')
+    .description("list a distributed topology's Kafka topics; --create makes the missing ones")
+    .argument('<config>', 'topology (JSON or YAML), the file the workers run')
+    .option(
+      '--brokers <list>',
+      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
+      BROKERS(),
+    )
+    .option(
+      '--create <partitions>',
+      'create the missing topics, each with this many partitions (at least the most workers of one agent)',
+      integer(1),
+    )
+    .option('--topic-prefix <prefix>', 'topics are <prefix>.<topology>.… (default rmas)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rmas topics cli/examples/sequential.yaml
+  rmas topics cli/examples/sequential.yaml --create 8 --brokers 127.0.0.1:9092
+
+A topology named sequential uses rmas.sequential.requests, rmas.sequential.<agent>.in for each
+agent, rmas.sequential.answers and rmas.sequential.dead-letters. Topics that exist are left as
+they are.`,
+    )
+    .action(async (config: string, options, command: Command) => {
+      setExit(await topics(config, options, output(command)));
+    });
+
+  program
     .command('worker')
     .description('serve one agent of a topology as a Kafka worker (distributed mode)')
     .argument('<config>', 'topology (JSON or YAML), the same file for every worker')
@@ -262,7 +292,7 @@ Examples:
     )
     .option(
       '--group <id>',
-      'consumer group: workers of one agent share it (default rmas.<topology>.<agent>)',
+      'consumer group: workers of one agent share it (default <topic prefix>.<topology>.<agent>, e.g. rmas.sequential.planner)',
     )
     .option('--links <dir>', 'trained links (from rmas train --out); default fresh links')
     .option('--seed <n>', 'seed of fresh links and of untrained presets', integer(0))
@@ -278,6 +308,11 @@ Examples:
       "create the topology's missing topics first",
       integer(1),
     )
+    .option(
+      '--idle-exit-ms <ms>',
+      'stop (drain, commit, exit 0) after this long without work once in the group; default: run until stopped',
+      integer(1),
+    )
     .addHelpText(
       'after',
       `
@@ -285,6 +320,7 @@ Examples:
   rmas worker cli/examples/sequential.yaml --agent planner --create-topics 3
   rmas worker cli/examples/sequential.yaml --agent critic --brokers 127.0.0.1:9092
   rmas worker cli/examples/sequential.yaml --agent solver --exactly-once --instance solver-1
+  rmas worker cli/examples/sequential.yaml --agent critic --idle-exit-ms 5000   # a bounded run
 
 Every agent needs at least one worker; more workers of one agent share its load (up to the
 partitions of its inbox). Ctrl-C (SIGINT) or SIGTERM drains the work in flight, then stops.`,
@@ -319,7 +355,10 @@ partitions of its inbox). Ctrl-C (SIGINT) or SIGTERM drains the work in flight, 
 Examples:
   rmas submit cli/examples/sequential.yaml -q "What is 12 * 7?"
   rmas submit cli/examples/sequential.yaml --input cli/examples/questions.jsonl --json
-  rmas submit cli/examples/sequential.yaml --input big.jsonl --no-wait`,
+  rmas submit cli/examples/sequential.yaml --input big.jsonl --no-wait
+
+On Kafka a question's request id is <id>@<submission> (a fresh submission tag each time, since
+workers skip a request id they have handled); answers are printed under the question's id.`,
     )
     .action(async (config: string, options, command: Command) => {
       setExit(await submit(config, options, output(command)));

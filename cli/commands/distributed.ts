@@ -1,10 +1,11 @@
 /**
- * `rmas worker` and `rmas submit`: distributed mode (connectors/distributed). Every agent of a
- * topology runs as its own worker process; latent states travel between agents on Kafka topics;
- * the recursion is a cycle of topics. A stage scales out by starting more workers of its agent
- * (they share the agent's consumer group). `submit` writes questions to the topology's requests
- * topic and prints the answers as `run` does.
+ * `rmas topics`, `rmas worker` and `rmas submit`: distributed mode (connectors/distributed). Every
+ * agent of a topology runs as its own worker process; latent states travel between agents on Kafka
+ * topics; the recursion is a cycle of topics. A stage scales out by starting more workers of its
+ * agent (they share the agent's consumer group). `topics` creates the topology's topics, `submit`
+ * writes questions to its requests topic and prints the answers as `run` does.
  */
+import { randomBytes } from 'node:crypto';
 import type { TopologyIR } from '../../dsl/ir.ts';
 import { loadConfig } from '../config.ts';
 import { CliError, EXIT_CODES, type ExitCode } from '../errors.ts';
@@ -25,6 +26,19 @@ export interface WorkerOptions {
   topicPrefix?: string;
   /** Create the topology's topics first, with this many partitions each. */
   createTopics?: number;
+  /**
+   * Stop (drain, commit, exit 0) once the worker has read nothing and run no stage pass for this
+   * long since it joined its group: a bounded run for scripts and tests. Default: serve until
+   * SIGINT/SIGTERM.
+   */
+  idleExitMs?: number;
+}
+
+export interface TopicsOptions {
+  brokers: string;
+  /** Create the missing topics with this many partitions each. */
+  create?: number;
+  topicPrefix?: string;
 }
 
 export interface SubmitOptions {
@@ -77,8 +91,81 @@ export async function createTopologyTopics(
   return topics.all;
 }
 
+/** One topic of a topology, as `rmas topics` reports it. */
+export interface TopicStatus {
+  topic: string;
+  /** Its partitions; null when it does not exist. */
+  partitions: number | null;
+  /** Created by this call. */
+  created: boolean;
+}
+
 /**
- * Serves one agent until SIGINT or SIGTERM, then drains, commits and stops.
+ * Lists the topology's topics with their partitions, creating the missing ones first when
+ * `options.create` (their partition count) is given.
+ * @example await topics('cli/examples/sequential.yaml', { brokers: '127.0.0.1:9092', create: 8 }, out);
+ */
+export async function topics(
+  configFile: string,
+  options: TopicsOptions,
+  out: Output,
+): Promise<ExitCode> {
+  const ir = (await loadConfig(configFile)).resolvedIR;
+  const { distributedKafka, distributedTopics } = await import(
+    '../../connectors/distributed/index.ts'
+  );
+  const names = distributedTopics(ir, options.topicPrefix).all;
+  const admin = distributedKafka(
+    options.brokers,
+    'rmas-admin',
+    await kafkaLogs(out.verbose),
+  ).admin();
+  await admin.connect();
+  let report: TopicStatus[];
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = names.filter((topic) => !existing.has(topic));
+    if (options.create !== undefined && missing.length > 0) {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions: options.create! })),
+        waitForLeaders: true,
+      });
+    }
+    const created = new Set(options.create !== undefined ? missing : []);
+    const present = names.filter((topic) => existing.has(topic) || created.has(topic));
+    const metadata =
+      present.length > 0 ? (await admin.fetchTopicMetadata({ topics: present })).topics : [];
+    const partitions = new Map(metadata.map((t) => [t.name, t.partitions.length]));
+    report = names.map((topic) => ({
+      topic,
+      partitions: partitions.get(topic) ?? null,
+      created: created.has(topic),
+    }));
+  } finally {
+    await admin.disconnect();
+  }
+  if (out.json) out.emit({ topology: ir.name, topics: report });
+  else {
+    const width = Math.max(...names.map((n) => n.length));
+    for (const t of report) {
+      const state =
+        t.partitions === null
+          ? 'missing'
+          : `${t.partitions} partition${t.partitions === 1 ? '' : 's'}${t.created ? ', created' : ''}`;
+      out.print(`${t.topic.padEnd(width)}  ${state}`);
+    }
+    if (report.some((t) => t.partitions === null)) {
+      out.note(
+        `rmas: create the missing topics with: rmas topics ${configFile} --create <partitions>`,
+      );
+    }
+  }
+  return EXIT_CODES.ok;
+}
+
+/**
+ * Serves one agent until SIGINT or SIGTERM (or `idleExitMs` without work), then drains, commits
+ * and stops.
  * @example await worker('cli/examples/sequential.yaml', { agent: 'planner', brokers: '127.0.0.1:9092' }, out);
  */
 export async function worker(
@@ -130,12 +217,22 @@ export async function worker(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   signal?.addEventListener('abort', stop, { once: true });
+  let idleTimer: NodeJS.Timeout | undefined;
   try {
     await running.ready;
     out.note(
       `rmas: worker "${options.agent}" of "${ir.name}" is in group ${running.groupId}, reading ${running.topics.inboxes[options.agent]}` +
-        ` (${options.exactlyOnce ? 'exactly-once' : 'at-least-once'}); Ctrl-C stops it after the work in flight`,
+        ` (${options.exactlyOnce ? 'exactly-once' : 'at-least-once'}); ` +
+        (options.idleExitMs !== undefined
+          ? `it stops after ${options.idleExitMs} ms without work, or on Ctrl-C`
+          : 'Ctrl-C stops it after the work in flight'),
     );
+    if (options.idleExitMs !== undefined) {
+      idleTimer = stopWhenIdle(running.metrics, options.idleExitMs, () => {
+        out.note(`rmas: worker "${options.agent}": no work for ${options.idleExitMs} ms, stopping`);
+        stop();
+      });
+    }
     if (out.json)
       out.emit({
         event: 'ready',
@@ -145,6 +242,7 @@ export async function worker(
       });
     await running.done;
   } finally {
+    clearInterval(idleTimer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
@@ -156,6 +254,33 @@ export async function worker(
         `${m.answers} answers (${m.errorAnswers} errors), ${m.duplicates} duplicates`,
     );
   }
+}
+
+/**
+ * Calls `onIdle` once the worker's counters of messages read and stage passes have not moved for
+ * `idleMs`. Returns the polling timer (clear it when the worker stops).
+ */
+function stopWhenIdle(
+  metrics: { batches: number; source: { received: number } },
+  idleMs: number,
+  onIdle: () => void,
+): NodeJS.Timeout {
+  const activity = () => metrics.source.received + metrics.batches;
+  let seen = activity();
+  let since = performance.now();
+  const timer = setInterval(
+    () => {
+      if (activity() !== seen) {
+        seen = activity();
+        since = performance.now();
+      } else if (performance.now() - since >= idleMs) {
+        clearInterval(timer);
+        onIdle();
+      }
+    },
+    Math.min(250, idleMs),
+  );
+  return timer;
 }
 
 /**
@@ -184,6 +309,12 @@ export async function submit(
     );
   }
   const { submitRequests } = await import('../../connectors/distributed/index.ts');
+  // Workers take a request id they have handled before for a redelivery and skip it, so each
+  // submission sends its questions under ids of their own, `<id>@<submission>`; answers are shown
+  // under the questions' ids.
+  const submission = randomBytes(4).toString('hex');
+  const questionIds = new Map(questions.map((q) => [`${q.id}@${submission}`, q.id]));
+  const questionId = (requestId: string) => questionIds.get(requestId) ?? requestId;
   const wait = options.wait !== false;
   const bar = wait ? out.progress(questions.length, 'answers') : undefined;
   let received = 0;
@@ -193,35 +324,42 @@ export async function submit(
     result = await submitRequests({
       ir,
       brokers: options.brokers,
-      requests: questions.map((q) => ({ requestId: q.id, input: q.text })),
+      requests: questions.map((q) => ({ requestId: `${q.id}@${submission}`, input: q.text })),
       wait,
       kafkaConfig: await kafkaLogs(out.verbose),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.topicPrefix !== undefined ? { topicPrefix: options.topicPrefix } : {}),
-      onAnswer: (answer) => bar?.update(++received, answer.requestId),
+      onAnswer: (answer) => bar?.update(++received, questionId(answer.requestId)),
     });
   } finally {
     bar?.stop();
   }
   const wallMs = performance.now() - started;
   const order = new Map(questions.map((q, i) => [q.id, i]));
-  const answers = [...result.answers].sort(
-    (a, b) => order.get(a.requestId)! - order.get(b.requestId)!,
-  );
+  const answers = result.answers
+    .map((a) => ({ ...a, requestId: questionId(a.requestId) }))
+    .sort((a, b) => order.get(a.requestId)! - order.get(b.requestId)!);
   const failed = answers.filter((a) => a.error !== undefined).length;
-  const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => record);
+  const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => ({
+    ...record,
+    requestId: questionId(record.requestId),
+  }));
+  const missing = result.missing.map(questionId);
   if (out.json) {
     out.emit({
       topology: ir.name,
+      submission,
       topics: result.topics,
       answers: answers.map((a) => ({ ...a, totals: answerTotals(a) })),
       deadLetters,
-      missing: result.missing,
+      missing,
       duplicateAnswers: result.duplicateAnswers,
       summary: { questions: questions.length, answered: answers.length, failed, wallMs },
     });
   } else if (!wait) {
-    out.print(`${questions.length} request(s) written to ${result.topics.requests}`);
+    out.print(
+      `${questions.length} request(s) written to ${result.topics.requests}, as <id>@${submission}`,
+    );
   } else {
     printAnswers(answers, questions, out, options.usage === true);
     for (const d of deadLetters) {
@@ -231,16 +369,16 @@ export async function submit(
     }
     out.print(
       `\n${answers.length}/${questions.length} answered${failed > 0 ? `, ${failed} with errors` : ''}` +
-        `${result.missing.length > 0 ? `, ${result.missing.length} missing (${result.missing.slice(0, 5).join(', ')})` : ''}` +
+        `${missing.length > 0 ? `, ${missing.length} missing (${missing.slice(0, 5).join(', ')})` : ''}` +
         ` in ${(wallMs / 1000).toFixed(1)} s`,
     );
   }
-  if (wait && result.missing.length > 0) {
+  if (wait && missing.length > 0) {
     out.note(
-      `rmas: no answer in time for ${result.missing.length} request(s): are workers running for every agent of "${ir.name}"? ` +
+      `rmas: no answer in time for ${missing.length} request(s): are workers running for every agent of "${ir.name}"? ` +
         `(rmas worker ${configFile} --agent <name>; raise --timeout-ms for long jobs)`,
     );
   }
-  const bad = failed > 0 || deadLetters.length > 0 || (wait && result.missing.length > 0);
+  const bad = failed > 0 || deadLetters.length > 0 || (wait && missing.length > 0);
   return bad ? EXIT_CODES.failure : EXIT_CODES.ok;
 }
