@@ -13,13 +13,18 @@
  *   commands (lines, `&&` steps) as the block, each starting with the same first three words as
  *   the block's (all of them when it has fewer: `npm start` → `npm start -- --limit 1`; `npx rmas
  *   train` with `--steps 1` added), so it cannot drift from what it stands for.
- * - A block may leave processes running in the background (`npx rmas worker … &`): later blocks
- *   can use them, and they are stopped (SIGTERM, then SIGKILL) when the README test ends. When a
- *   block mentions `rmas worker`, `rmas submit`, `kcat` or `KAFKA_BROKERS`, every block gets the
- *   suite's real broker in `KAFKA_BROKERS` (the default of `--brokers`).
+ * - A block may leave processes running in the background (`npx rmas worker … > planner.log 2>&1 &`;
+ *   send their output to a file: the block's pipes close when it exits): later blocks can use
+ *   them, and they are stopped (SIGTERM, then SIGKILL) when the README test ends. When a block
+ *   mentions `rmas topics|worker|submit`, `kcat` or `KAFKA_BROKERS`, every block gets the suite's
+ *   real broker (the harness's, never a mock) in `KAFKA_BROKERS`, which the README tells users to
+ *   set and which `rmas` takes as the default of `--brokers`.
  * - ```ts blocks are checked together by tsc with the repo's settings, then each runs with tsx from
  *   the copy's root, in order with the ```sh blocks; they import from the repo by relative path
- *   (`./dsl/index.ts`). Other languages (```text, ```yaml, ```mermaid, ...) are not run.
+ *   (`./dsl/index.ts`). A program that serves until stopped (a worker) gets
+ *   `<!-- doc-test: background -->` on the line before its ```ts fence: it is started and the next
+ *   blocks run; after the last block it must still be running, and must exit with code 0 on
+ *   SIGTERM. Other languages (```text, ```yaml, ```mermaid, ...) are not run.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -56,7 +61,9 @@ const COPY = join(
 );
 const BLOCK_TIMEOUT_MS = 110_000;
 /** Blocks that need a broker: they get the suite's in KAFKA_BROKERS. */
-const KAFKA_COMMAND = /\brmas (worker|submit)\b|\bkcat\b|KAFKA_BROKERS/;
+const KAFKA_COMMAND = /\brmas (topics|worker|submit)\b|\bkcat\b|KAFKA_BROKERS/;
+/** How long a background block gets to stop after SIGTERM (drain, commit, disconnect). */
+const STOP_TIMEOUT_MS = 20_000;
 
 function blockFile(block: CodeBlock): string {
   return `readme-block-${block.line}.ts`;
@@ -97,35 +104,45 @@ const groups: number[] = [];
 /** `KAFKA_BROKERS` for the blocks: the suite's broker, when some block talks to Kafka. */
 let kafkaEnv: Record<string, string> = {};
 
-/**
- * Runs a command in its own process group, to its exit (not to the end of its output: a block may
- * leave workers running in the background, which later blocks use and afterAll stops).
- */
-function run(command: string, args: string[]): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(command, args, {
-      cwd: COPY,
-      env: { ...cleanEnv(), ...kafkaEnv },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid !== undefined) groups.push(child.pid);
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    const timer = setTimeout(() => {
-      output += `\n(timed out after ${BLOCK_TIMEOUT_MS} ms)`;
-      if (child.pid !== undefined) stopGroup(child.pid, 'SIGKILL');
-    }, BLOCK_TIMEOUT_MS);
+interface Started {
+  pid: number | undefined;
+  /** Everything written so far on stdout and stderr. */
+  output: () => string;
+  running: () => boolean;
+  /** Settles at the exit (not at the end of the output: background jobs may hold the pipes). */
+  exited: Promise<{ status: number | null; output: string }>;
+}
+
+/** Starts a command in its own process group; a foreground one is killed after `timeoutMs`. */
+function start(command: string, args: string[], timeoutMs?: number): Started {
+  const child = spawn(command, args, {
+    cwd: COPY,
+    env: { ...cleanEnv(), ...kafkaEnv },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid !== undefined) groups.push(child.pid);
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<{ status: number | null; output: string }>((resolvePromise) => {
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            output += `\n(timed out after ${timeoutMs} ms)`;
+            if (child.pid !== undefined) stopGroup(child.pid, 'SIGKILL');
+          }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
       resolvePromise({ status: null, output: `${output}\n${error.message}` });
     });
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      if (signal !== null) output += `\n(killed by ${signal})`;
       // Let the last output arrive; background jobs may hold the pipes open for good.
       setTimeout(() => {
         child.stdout!.destroy();
@@ -134,7 +151,24 @@ function run(command: string, args: string[]): Promise<{ status: number | null; 
       }, 100);
     });
   });
+  return {
+    pid: child.pid,
+    output: () => output,
+    running: () => child.exitCode === null && child.signalCode === null,
+    exited,
+  };
 }
+
+/**
+ * Runs a command in its own process group, to its exit (not to the end of its output: a block may
+ * leave workers running in the background, which later blocks use and afterAll stops).
+ */
+function run(command: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return start(command, args, BLOCK_TIMEOUT_MS).exited;
+}
+
+/** The ```ts blocks started in the background, still to be stopped and checked. */
+const background: { block: CodeBlock; started: Started }[] = [];
 
 function stopGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -162,6 +196,10 @@ describe('the doc-test conventions', () => {
       '```ts',
       "console.log('hi');",
       '```',
+      '<!-- doc-test: background -->',
+      '```ts',
+      'setInterval(() => {}, 1000);',
+      '```',
     ].join('\n');
     const blocks = extractBlocks(markdown);
     expect(blocks).toEqual([
@@ -172,6 +210,7 @@ describe('the doc-test conventions', () => {
       },
       { lang: 'sh', line: 7, code: 'npm start\n', quick: 'npm start -- --limit 2' },
       { lang: 'ts', line: 13, code: "console.log('hi');\n" },
+      { lang: 'ts', line: 17, code: 'setInterval(() => {}, 1000);\n', background: true },
     ]);
     expect(runnableScript(blocks[0]!.code)).toEqual({
       script: 'npx rmas run -q "2 + 2?" # install, then run\n',
@@ -182,7 +221,13 @@ describe('the doc-test conventions', () => {
       'unknown doc-test directive',
     );
     expect(() => extractBlocks('<!-- doc-test: quick="x" -->\n```ts\nx\n```\n')).toThrow(
-      'right before',
+      'right before a ```sh block',
+    );
+    expect(() => extractBlocks('<!-- doc-test: background -->\n```sh\nx &\n```\n')).toThrow(
+      'right before a ```ts block',
+    );
+    expect(() => extractBlocks('<!-- doc-test: background -->\ntext\n```ts\nx\n```\n')).toThrow(
+      'right before a ```ts block',
     );
   });
 
@@ -217,7 +262,7 @@ describe('the doc-test conventions', () => {
 describe('README', () => {
   beforeAll(async () => {
     copyCheckout();
-    if (BLOCKS.some((b) => b.lang === 'sh' && KAFKA_COMMAND.test(b.quick ?? b.code))) {
+    if (BLOCKS.some((b) => KAFKA_COMMAND.test(b.quick ?? b.code))) {
       kafkaEnv = { KAFKA_BROKERS: (await kafkaBrokers()).join(',') };
     }
   }, 240_000);
@@ -256,6 +301,14 @@ describe('README', () => {
     it(
       title,
       async () => {
+        if (block.background) {
+          // Started and left to serve; checked once the last block has run (below).
+          background.push({
+            block,
+            started: start(process.execPath, ['--import', 'tsx', blockFile(block)]),
+          });
+          return;
+        }
         const result =
           block.lang === 'ts'
             ? await run(process.execPath, ['--import', 'tsx', blockFile(block)])
@@ -273,6 +326,42 @@ describe('README', () => {
         }
       },
       BLOCK_TIMEOUT_MS + 10_000,
+    );
+  }
+
+  if (BLOCKS.some((b) => b.background)) {
+    it(
+      'background blocks served to the end and stop on SIGTERM with exit code 0',
+      async () => {
+        const problems: string[] = [];
+        for (const { block, started } of background) {
+          if (!started.running()) {
+            const early = await started.exited;
+            problems.push(
+              `README:${block.line} exited with ${early.status} before the last block ran:\n${early.output.slice(-4000)}`,
+            );
+            continue;
+          }
+          stopGroup(started.pid!, 'SIGTERM');
+          const stopped = await Promise.race([
+            started.exited,
+            new Promise<undefined>((resolvePromise) =>
+              setTimeout(() => resolvePromise(undefined), STOP_TIMEOUT_MS),
+            ),
+          ]);
+          if (stopped === undefined) {
+            problems.push(
+              `README:${block.line} still running ${STOP_TIMEOUT_MS} ms after SIGTERM:\n${started.output().slice(-4000)}`,
+            );
+          } else if (stopped.status !== 0) {
+            problems.push(
+              `README:${block.line} exited with ${stopped.status} on SIGTERM:\n${stopped.output.slice(-4000)}`,
+            );
+          }
+        }
+        expect(problems).toEqual([]);
+      },
+      STOP_TIMEOUT_MS * 2 + 10_000,
     );
   }
 });
