@@ -5,6 +5,7 @@
  * process (interleaved), medians over the repetitions.
  *
  *   npx tsx bench/table2.ts                     # full: the shipped test split, 3 repetitions
+ *   npx tsx bench/table2.ts --batch-size 16 --repetitions 3
  *   npx tsx bench/table2.ts --quick             # what `npm start` runs
  *   npx tsx bench/table2.ts --data my.jsonl     # a user's questions (what `rmas eval --data` runs)
  *
@@ -391,7 +392,7 @@ export async function writeTable2(
   const table = table2Rows(result);
   writeBenchReport({
     benchmark: 'table2',
-    command: 'npx tsx bench/table2.ts',
+    command: `npx tsx bench/table2.ts --batch-size ${result.batchSize} --repetitions ${result.repetitions}`,
     backend: backendInfo(),
     results: result,
     targets: table2Targets(result),
@@ -451,9 +452,13 @@ function argument(name: string): string | undefined {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const dataPath = argument('data');
+  const batchSize = argument('batch-size');
+  const repetitions = argument('repetitions');
   runTable2({
     quick,
     ...(dataPath ? { dataPath } : {}),
+    ...(batchSize ? { batchSize: Number(batchSize) } : {}),
+    ...(repetitions ? { repetitions: Number(repetitions) } : {}),
     ...(quick || dataPath ? {} : { latentStepsSweep: [4, 8, 12] }),
     onProgress: ({ done, total, label }) => process.stderr.write(`[${done}/${total}] ${label}\n`),
   })

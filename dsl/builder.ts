@@ -16,6 +16,7 @@ import type {
   DecodeIR,
   EdgeIR,
   EdgeKind,
+  LatentStopIR,
   LinkInit,
   LinkIR,
   LinkVariant,
@@ -40,6 +41,8 @@ export interface AgentConfig<Prompt extends string = string> {
   prompt: Prompt;
   /** m for this agent; defaults to `rounds({ latentSteps })`, else 32. */
   latentSteps?: number;
+  /** End its thoughts where it would have stopped writing (see `AgentIR.latentStop`). */
+  latentStop?: LatentStopIR;
   /** Default `'official'`. */
   innerLink?: LinkOption;
   /** Default `'latent'`; `'text'` makes the agent decode mid-graph (non-differentiable). */
@@ -184,6 +187,7 @@ export class TopologyBuilder<
       hiddenSize: config.hiddenSize,
       prompt: config.prompt,
       latentSteps: config.latentSteps,
+      ...(config.latentStop ? { latentStop: { ...config.latentStop } } : {}),
       innerLink: linkIR(config.innerLink),
       output: config.output ?? 'latent',
       tools: [...(config.tools ?? [])],

@@ -82,6 +82,11 @@ export type ModelRef = { preset: string } | { path: string };
  */
 export type AgentOutput = 'latent' | 'text';
 
+export interface LatentStopIR {
+  /** In (0, 1]; 0.9 is a good start for trained inner links. */
+  minCosine: number;
+}
+
 export interface AgentIR {
   /** Unique; letters, digits, `_` and `-`, starting with a letter or `_`. */
   name: string;
@@ -92,6 +97,12 @@ export interface AgentIR {
   prompt: string;
   /** Latent steps m of this agent's rollout each round. */
   latentSteps: number;
+  /**
+   * End a request's thoughts early where the agent would have stopped writing: at the first
+   * thought within `minCosine` of its end-of-sequence embedding (an rmas extension; absent, the
+   * paper's fixed m). See operators/latentStop.ts.
+   */
+  latentStop?: LatentStopIR;
   innerLink: LinkIR;
   output: AgentOutput;
   /** Names of the tools the agent may call when it decodes (runtime supplies implementations). */

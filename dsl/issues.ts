@@ -14,6 +14,7 @@ export const ISSUE_CODES = [
   'duplicate-edge',
   'invalid-hidden-size',
   'invalid-latent-steps',
+  'invalid-latent-stop',
   'invalid-rounds',
   'invalid-epsilon',
   'invalid-decode',

@@ -30,6 +30,7 @@ export const agentSchema = z.strictObject({
   hiddenSize: z.number(),
   prompt: z.string(),
   latentSteps: z.number().default(DEFAULTS.latentSteps),
+  latentStop: z.strictObject({ minCosine: z.number() }).optional(),
   innerLink: linkSchema.default(DEFAULTS.link),
   output: z.enum(['latent', 'text']).default('latent'),
   tools: z.array(z.string().min(1)).default(() => []),

@@ -109,6 +109,16 @@ function valueIssues(ir: TopologyIR): Issue[] {
         ),
       );
     }
+    const minCosine = agent.latentStop?.minCosine;
+    if (minCosine !== undefined && !(minCosine > 0 && minCosine <= 1)) {
+      issues.push(
+        issue(
+          'invalid-latent-stop',
+          ['agents', i, 'latentStop', 'minCosine'],
+          `agent "${agent.name}": latent stop minCosine must be in (0, 1], got ${minCosine}`,
+        ),
+      );
+    }
   });
   if (!isCount(ir.rounds.max, 1)) {
     issues.push(

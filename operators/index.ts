@@ -29,6 +29,7 @@ export {
   textHandoff,
   textHandoffJacobianNorm,
 } from './jacobian.ts';
+export { isStop, type LatentStop, latentStopOf, thoughtLengths } from './latentStop.ts';
 export {
   type LatentThoughtsOptions,
   latentRollout,
@@ -85,6 +86,12 @@ export {
   type OuterRidgeOptions,
   outerRidgeFit,
 } from './links/ridgeInit.ts';
+export {
+  fitOuterLinkToTranslation,
+  type TranslationFitOptions,
+  type TranslationPairs,
+  tokenTranslationPairs,
+} from './links/translationInit.ts';
 export {
   type AnswerMessage,
   type Batch,

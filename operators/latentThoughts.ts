@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OperatorFunction } from 'rxjs';
 import type { Agent, CausalLM } from '../models/types.ts';
 import { OperatorError } from './errors.ts';
+import { isStop, type LatentStop } from './latentStop.ts';
 import { applyLink, type RecursiveLink } from './links/recursiveLink.ts';
 import {
   type Batch,
@@ -68,7 +69,9 @@ function maskRows(input: RolloutInput, batch: number, t: number): number[][] {
 
 /**
  * m latent thoughts per row, with a KV cache, batched over requests. Returns H [batch, m, d]
- * (caller owns); the inputs are borrowed. Inference only (see the file comment).
+ * (caller owns); the inputs are borrowed. Inference only (see the file comment). With `stop`,
+ * the rollout ends early once every row has reached a stop thought (latentStop.ts), so H may
+ * hold fewer than m states; `thoughtLengths` says how many each row hands on.
  *
  * @example
  * const h = latentRollout(agent.model, inner, { inputsEmbeds, attentionMask }, 32); // [b, 32, d]
@@ -78,10 +81,12 @@ export function latentRollout(
   innerLink: RecursiveLink,
   input: RolloutInput,
   steps: number,
+  stop?: LatentStop,
 ): tf.Tensor3D {
   const { batch, t, d } = checkRollout(model, innerLink, input, steps);
   if (steps === 0) return tf.zeros([batch, 0, d]);
   const rows = maskRows(input, batch, t);
+  const stopped = new Array<boolean>(batch).fill(false);
   const cache = model.newKVCache(batch);
   const states: tf.Tensor2D[] = [];
   let mask = tf.tensor2d(rows, [batch, t]);
@@ -99,16 +104,25 @@ export function latentRollout(
       const grown = tf.tidy(() => tf.concat([mask, tf.ones([batch, 1])], 1) as tf.Tensor2D);
       mask.dispose();
       mask = grown;
-      const previous = h;
+      const next = tf.tidy(() => applyLink(innerLink, h)); // R_in(h): [batch, d]
+      if (stop !== undefined) {
+        isStop(next, stop).forEach((atStop, row) => {
+          stopped[row] ||= atStop;
+        });
+        if (stopped.every(Boolean)) {
+          next.dispose();
+          break;
+        }
+      }
       h = tf.tidy(() => {
-        const next = applyLink(innerLink, previous).reshape([batch, 1, d]) as tf.Tensor3D; // R_in(h)
         const { hidden } = model.forward({
-          inputsEmbeds: next,
+          inputsEmbeds: next.reshape([batch, 1, d]) as tf.Tensor3D,
           attentionMask: mask,
           kvCache: cache,
         });
         return hidden.reshape([batch, d]) as tf.Tensor2D;
       });
+      next.dispose();
       states.push(h);
     }
     return tf.stack(states, 1) as tf.Tensor3D;

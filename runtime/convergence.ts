@@ -29,6 +29,10 @@ export function changeOfFeedback(
     return now !== undefined && before !== undefined ? [[now, before] as const] : [];
   });
   if (pairs.length === 0) return undefined;
+  // Thoughts that ended at a different step (a latent stop) did not converge.
+  if (pairs.some(([now, before]) => now.shape[0] !== before.shape[0])) {
+    return Number.POSITIVE_INFINITY;
+  }
   const [diff, base] = tf.tidy(() => {
     let diff = tf.scalar(0);
     let base = tf.scalar(0);

@@ -12,6 +12,7 @@ import { innerLinkId, outerLinkId, slotOf } from '../dsl/ir.ts';
 import { executionOrder } from '../dsl/order.ts';
 import type { Topology } from '../dsl/topology.ts';
 import type { Agent } from '../models/types.ts';
+import { latentStopOf, thoughtLengths } from '../operators/latentStop.ts';
 import { latentRollout } from '../operators/latentThoughts.ts';
 import { transferLatents } from '../operators/latentTransfer.ts';
 import { applyLink } from '../operators/links/recursiveLink.ts';
@@ -176,14 +177,23 @@ export async function interpret(
         const embeds = input(name);
         const batched = embeds.expandDims(0) as tf.Tensor3D; // a batch of one: [1, t, d]
         try {
-          const h = latentRollout(
-            agent(name).model,
-            link(innerLinkId(name)),
-            { inputsEmbeds: batched },
-            def(name).latentSteps,
-          );
-          thoughts[name] = tf.tidy(() => h.squeeze([0]) as tf.Tensor2D);
-          h.dispose();
+          thoughts[name] = tf.tidy(() => {
+            const { model, tokenizer } = agent(name);
+            const inner = link(innerLinkId(name));
+            const minCosine = def(name).latentStop?.minCosine;
+            const stop =
+              minCosine === undefined ? undefined : latentStopOf(model, tokenizer, minCosine);
+            const h = latentRollout(
+              model,
+              inner,
+              { inputsEmbeds: batched },
+              def(name).latentSteps,
+              stop,
+            );
+            const own = h.squeeze([0]) as tf.Tensor2D;
+            if (stop === undefined || own.shape[0] === 0) return own;
+            return own.slice([0, 0], [thoughtLengths(inner, h, stop)[0]!, -1]);
+          });
         } finally {
           tf.dispose([embeds, batched]);
         }

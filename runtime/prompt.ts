@@ -31,9 +31,29 @@ function render(
   return tokenizer.applyChatTemplate([{ role: 'user', content }], { addGenerationPrompt: true });
 }
 
+const ANCHOR = 'x';
+
+/**
+ * Text that follows other text (a slot's), tokenized as it would be there: after an anchor
+ * word, whose tokens are then dropped. A SentencePiece-style tokenizer would otherwise prepend a
+ * space to the piece as if it started the prompt. Falls back to encoding it alone when the piece
+ * merges with the anchor.
+ */
+function encodeContinuation(tokenizer: Tokenizer, text: string): number[] {
+  const anchor = tokenizer.encode(ANCHOR, { addSpecialTokens: false });
+  const ids = tokenizer.encode(ANCHOR + text, { addSpecialTokens: false });
+  return anchor.every((id, k) => ids[k] === id)
+    ? ids.slice(anchor.length)
+    : tokenizer.encode(text, { addSpecialTokens: false });
+}
+
 /**
  * The rendered prompt cut at its latent slots, text pieces tokenized with the agent's own
- * tokenizer (no special tokens added: the template has them). Slot pieces are named by the IR's
+ * tokenizer (no special tokens added: the template has them). The pieces around a slot are
+ * tokenized as text mode would tokenize them with the slot's text in place: the space before
+ * a slot belongs to the slot's first word, and the text after a slot continues it. (Exact
+ * unless the tokenizer would merge the slot text's last characters with what follows, as in
+ * ")\n": there is no slot text to merge with.) Slot pieces are named by the IR's
  * slot names (`latent:planner`, `feedback`), which is what `spliceLatents` fills.
  * @example
  * slottedPrompt(tok, 'Q: {{question}} Plan: {{latent:planner}}', '2+2?').pieces
@@ -51,13 +71,19 @@ export function slottedPrompt(
   });
   const pieces: PromptPiece[] = [];
   let textTokens = 0;
-  rendered.split(SENTINEL).forEach((part, i) => {
+  const parts = rendered.split(SENTINEL);
+  parts.forEach((raw, i) => {
     if (i % 2 === 1) {
-      pieces.push({ kind: 'slot', slot: slots[Number(part)]! });
+      pieces.push({ kind: 'slot', slot: slots[Number(raw)]! });
       return;
     }
+    // Text mode writes "plan ele - ele": the space before a slot goes with its first word.
+    const part = i < parts.length - 1 ? raw.replace(/ $/, '') : raw;
     if (part.length === 0) return;
-    const ids = tokenizer.encode(part, { addSpecialTokens: false });
+    const ids =
+      i > 0
+        ? encodeContinuation(tokenizer, part)
+        : tokenizer.encode(part, { addSpecialTokens: false });
     textTokens += ids.length;
     if (ids.length > 0) pieces.push({ kind: 'text', ids });
   });

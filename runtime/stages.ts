@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AgentIR } from '../dsl/ir.ts';
 import type { Agent, SamplingOptions } from '../models/types.ts';
+import { latentStopOf, thoughtLengths } from '../operators/latentStop.ts';
 import { latentRollout, latentRolloutUncached } from '../operators/latentThoughts.ts';
 import { transferLatents } from '../operators/latentTransfer.ts';
 import { applyLink, type RecursiveLink } from '../operators/links/recursiveLink.ts';
@@ -226,17 +227,26 @@ export function latentStage(ctx: AgentContext): Stage<RequestState> {
     kind: 'latent',
     run(states: readonly RequestState[], options: StageRunOptions = {}): RequestState[] {
       const start = now();
-      const rollout = options.differentiable ? latentRolloutUncached : latentRollout;
       const inner = ctx.inner!;
+      const model = ctx.agent.model;
       let inputs: BatchInputs | undefined;
+      let lengths: number[] = states.map(() => m);
       const thoughts = tf.tidy(() => {
         inputs = latentBatchInputs(ctx, states);
         const padded = padLeftEmbeds(inputs.embeds);
-        const h = rollout(ctx.agent.model, inner, padded, m); // [b, m, d]
-        // b x [m, d]; tfjs cannot differentiate an unstack into one piece, so squeeze that case.
-        return h.shape[0] === 1
-          ? [tf.squeeze(h, [0]) as tf.Tensor2D]
-          : (tf.unstack(h) as tf.Tensor2D[]);
+        const minCosine = ctx.def.latentStop?.minCosine;
+        const stop =
+          minCosine === undefined ? undefined : latentStopOf(model, ctx.agent.tokenizer, minCosine);
+        const h = options.differentiable // [b, <= m, d]
+          ? latentRolloutUncached(model, inner, padded, m)
+          : latentRollout(model, inner, padded, m, stop);
+        if (stop !== undefined && m > 0) lengths = thoughtLengths(inner, h, stop);
+        // b x [length, d]; tfjs cannot differentiate an unstack into one piece, so squeeze that case.
+        const rows =
+          h.shape[0] === 1 ? [tf.squeeze(h, [0]) as tf.Tensor2D] : (tf.unstack(h) as tf.Tensor2D[]);
+        return rows.map((row, i) =>
+          lengths[i]! < row.shape[0] ? row.slice([0, 0], [lengths[i]!, -1]) : row,
+        );
       });
       const { textTokens, latentInputs, transfers } = inputs!;
       const share = (now() - start) / states.length;
@@ -246,8 +256,9 @@ export function latentStage(ctx: AgentContext): Stage<RequestState> {
         const own = entry(state, ctx.name, state.round, 'latent', {
           promptTokens: textTokens[i]!,
           latentInputs: latentInputs[i]!,
-          latentSteps: m,
-          flops: flops(config, inner, promptLength, m),
+          // A row that stopped needed its thoughts and the step that found the stop.
+          latentSteps: Math.min(lengths[i]! + 1, m),
+          flops: flops(config, inner, promptLength, Math.min(lengths[i]! + 1, m)),
           wallTimeMs: share,
         });
         return {

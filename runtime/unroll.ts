@@ -8,7 +8,7 @@
  * No RxJS, no early stop (training unrolls a fixed number of rounds), and no tensor is freed here:
  * call it inside `tf.variableGrads` / `tf.tidy`, which scope the memory.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from './errors.ts';
 import type { Request } from './messages.ts';
 import type { TopologyPlan } from './plan.ts';
@@ -36,8 +36,11 @@ export interface UnrollResult {
    */
   inputsEmbeds: tf.Tensor3D;
   attentionMask: tf.Tensor2D;
-  /** Per round (index 0 is round 1): each agent that ran, its thoughts H [batch, m, d_agent]. */
-  rounds: Array<Record<string, tf.Tensor3D>>;
+  /**
+   * Per round (index 0 is round 1): each agent that ran, its thoughts per request, [m, d_agent]
+   * each (fewer than m rows where an agent's latent stop ended them early).
+   */
+  rounds: Array<Record<string, tf.Tensor2D[]>>;
   /** The trainable link variables (pass them to tf.variableGrads / optimizer.minimize). */
   variables: tf.Variable[];
   /**
@@ -77,7 +80,7 @@ export function unrollRounds(
   let states: RequestState[] = batch.map((item, i) =>
     plan.start(typeof item === 'string' ? { requestId: `unroll-${i}`, input: item } : item),
   );
-  const trace: Array<Record<string, tf.Tensor3D>> = [];
+  const trace: UnrollResult['rounds'] = [];
   const perRound: Array<{ inputsEmbeds: tf.Tensor3D; attentionMask: tf.Tensor2D }> = [];
   for (let round = 1; round <= rounds; round++) {
     const final = round === rounds;
@@ -96,10 +99,7 @@ export function unrollRounds(
     const first = states[0]!;
     trace.push(
       Object.fromEntries(
-        Object.keys(first.thoughts).map((agent) => [
-          agent,
-          tf.stack(states.map((s) => s.thoughts[agent]!)) as tf.Tensor3D,
-        ]),
+        Object.keys(first.thoughts).map((agent) => [agent, states.map((s) => s.thoughts[agent]!)]),
       ),
     );
     if (!final) {

@@ -65,16 +65,12 @@ export function teacherForcedOuterLoss(
   links: LinkSet,
   batch: readonly ChainExample[],
   options: TeacherForcedOptions,
-  /** Per round, each agent's rollout thoughts [batch, m, d] (the `rollout` senders). */
-  rollouts?: ReadonlyArray<Readonly<Record<string, tf.Tensor3D>>>,
+  /** Per round, each agent's rollout thoughts per request [m, d] (the `rollout` senders). */
+  rollouts?: ReadonlyArray<Readonly<Record<string, readonly tf.Tensor2D[]>>>,
 ): tf.Scalar {
   return tf.tidy(() => {
-    const rolled = (round: number, name: string, row: number): tf.Tensor2D | undefined => {
-      const h = rollouts?.[round - 1]?.[name];
-      if (h === undefined) return undefined;
-      const [, m, d] = h.shape;
-      return h.slice([row, 0, 0], [1, m, d]).reshape([m, d]) as tf.Tensor2D;
-    };
+    const rolled = (round: number, name: string, row: number): tf.Tensor2D | undefined =>
+      rollouts?.[round - 1]?.[name]?.[row];
     const order = executionOrder(ir);
     const decoder = ir.decode.agent;
     const weight = options.agentWeight ?? 1;
@@ -220,7 +216,7 @@ export function teacherForcedTrainer(
 /** A micro-batch, with its rollouts when the senders are rollouts. */
 interface Prepared {
   batch: ChainExample[];
-  rollouts?: Array<Record<string, tf.Tensor3D>>;
+  rollouts?: Array<Record<string, tf.Tensor2D[]>>;
 }
 
 export type { StepReport };

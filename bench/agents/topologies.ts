@@ -55,6 +55,12 @@ export const BENCH_LATENT_STEPS: Readonly<Record<string, number>> = {
 /** The longest answer or hand-off text, in tokens. */
 export const BENCH_MAX_NEW_TOKENS = 32;
 
+/**
+ * Thoughts end where the agent would have stopped writing (operators/latentStop.ts): a tiny
+ * agent's rollout past its end-of-text token is noise the next agent would read as words.
+ */
+export const BENCH_LATENT_STOP = { minCosine: 0.6 } as const;
+
 /** Links start from their closed-form ridge fits (before the inner and outer loops train them). */
 const RIDGE = { variant: 'official', init: 'ridge' } as const;
 
@@ -64,6 +70,7 @@ const agent = (role: string, prompt: string, latentSteps?: number) => ({
   prompt,
   innerLink: RIDGE,
   latentSteps: latentSteps ?? BENCH_LATENT_STEPS[role]!,
+  latentStop: BENCH_LATENT_STOP,
 });
 
 /**

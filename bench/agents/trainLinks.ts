@@ -23,6 +23,7 @@ import type { TopologyIR } from '../../dsl/ir.ts';
 import { createPresetAgent } from '../../models/presets.ts';
 import type { Agent } from '../../models/types.ts';
 import type { RecursiveLink } from '../../operators/links/recursiveLink.ts';
+import { fitOuterLinkToTranslation } from '../../operators/links/translationInit.ts';
 import { createLinks, disposeLinks, type LinkSet, saveLinks } from '../../runtime/links.ts';
 import { buildPlan } from '../../runtime/plan.ts';
 import { innerLoopTrainer } from '../../train/inner.ts';
@@ -80,6 +81,9 @@ export const OUTER_TEACHER_FORCED: Record<
  * by the runtime, the decoder's cross-entropy only), after the teacher-forced stage. Its memory
  * grows with batch × m × rounds; one request per step is what fits the wasm heap at m = 24.
  */
+/** Full-batch Adam steps of each outer link's token-translation fit (translationInit.ts). */
+export const TRANSLATION_FIT_STEPS = 600;
+
 export const OUTER_SYSTEM = {
   steps: 20,
   batchSize: 1,
@@ -137,6 +141,18 @@ export function agentsOf(
   networks: ReadonlyMap<NetworkName, Agent>,
 ): Map<string, Agent> {
   return new Map(ir.agents.map((a) => [a.name, networks.get(ROLE_NETWORK[a.name]!)!]));
+}
+
+function snapshotOuterLinks(links: LinkSet): Map<tf.Variable, tf.Tensor> {
+  const out = new Map<tf.Variable, tf.Tensor>();
+  for (const [id, link] of links) {
+    if (id.startsWith('outer:')) for (const v of link.variables) out.set(v, v.clone());
+  }
+  return out;
+}
+
+function restoreOuterLinks(snapshot: ReadonlyMap<tf.Variable, tf.Tensor>): void {
+  for (const [v, value] of snapshot) v.assign(value);
 }
 
 function copyLink(from: RecursiveLink, to: RecursiveLink): void {
@@ -214,6 +230,22 @@ export async function trainLinksStage(
       if (!patterns.includes(pattern)) continue;
       const agents = agentsOf(ir, networks);
       const withTexts = splits.train.filter((t) => t.roles?.[pattern] !== undefined);
+      // Outer links start from the token translation between the agents' vocabularies.
+      const sampleTexts = withTexts.flatMap((t) => [
+        t.question,
+        ...Object.values(t.roles![pattern]!),
+      ]);
+      const translation: Record<string, { loss: number; pairs: number }> = {};
+      for (const edge of ir.edges) {
+        const id = `outer:${edge.from}->${edge.to}`;
+        translation[id] = fitOuterLinkToTranslation(links.get(id)!, {
+          source: agents.get(edge.from)!,
+          target: agents.get(edge.to)!,
+          texts: sampleTexts,
+          steps: TRANSLATION_FIT_STEPS,
+        });
+        log(`${pattern} ${id}: translation fit ${JSON.stringify(translation[id])}`);
+      }
       const chain = withTexts.flatMap((t) =>
         Array.from({ length: t.family === 'search' ? 8 : 1 }, () => ({
           question: t.question,
@@ -250,6 +282,7 @@ export async function trainLinksStage(
       const middle = evaluateOuter(plan, validation);
       log(`${pattern}: after the teacher-forced outer loop ${JSON.stringify(middle)}`);
       start = performance.now();
+      const beforeSystem = snapshotOuterLinks(links);
       const system = outerLoopTrainer({
         ir,
         agents,
@@ -266,8 +299,13 @@ export async function trainLinksStage(
       });
       system.dispose();
       const systemMinutes = (performance.now() - start) / 60000;
-      const after = evaluateOuter(plan, validation);
-      log(`${pattern}: after the system outer loop ${JSON.stringify(after)}`);
+      const afterSystem = evaluateOuter(plan, validation);
+      log(`${pattern}: after the system outer loop ${JSON.stringify(afterSystem)}`);
+      // Model selection on the validation split: keep the system stage only if it helped.
+      const keptSystem = afterSystem.accuracy >= middle.accuracy;
+      if (!keptSystem) restoreOuterLinks(beforeSystem);
+      tf.dispose([...beforeSystem.values()]);
+      const after = keptSystem ? afterSystem : middle;
       const dir = path.join(options.outDir ?? LINKS_DIR, pattern);
       await saveLinks(links, dir);
       log(`${pattern}: saved ${dir}`);
@@ -292,7 +330,8 @@ export async function trainLinksStage(
             },
             // Teacher-forced answer cross-entropy and exact match of the decoder's gold text on
             // 48 validation questions, with the KV-cached rollouts of inference.
-            validation: { before, afterTeacherForced: middle, after },
+            validation: { before, afterTeacherForced: middle, afterSystem, keptSystem, after },
+            translationFit: { steps: TRANSLATION_FIT_STEPS, ...translation },
             innerRuns: report,
           },
           null,

@@ -54,6 +54,13 @@ describe('validate: values and names', () => {
       ['invalid-decode', ['decode', 'topP']],
     ]);
     expect(validate(withChange((t) => (t.agents[0]!.latentSteps = 0)))).toEqual([]);
+    for (const minCosine of [0, -0.2, 1.01]) {
+      const stop = withChange((t) => (t.agents[1]!.latentStop = { minCosine }));
+      expect(codesAndPaths(validate(stop))).toEqual([
+        ['invalid-latent-stop', ['agents', 1, 'latentStop', 'minCosine']],
+      ]);
+    }
+    expect(validate(withChange((t) => (t.agents[1]!.latentStop = { minCosine: 1 })))).toEqual([]);
     expect(codesAndPaths(validate(withChange((t) => (t.rounds.max = 1.5))))).toEqual([
       ['invalid-rounds', ['rounds', 'max']],
     ]);
@@ -337,6 +344,13 @@ describe('validate: properties', () => {
       (t) => {
         t.agents[0]!.latentSteps = -1;
         return ['invalid-latent-steps', ['agents', 0, 'latentSteps']];
+      },
+    ],
+    [
+      'latent stop minCosine above 1',
+      (t) => {
+        t.agents[0]!.latentStop = { minCosine: 2 };
+        return ['invalid-latent-stop', ['agents', 0, 'latentStop', 'minCosine']];
       },
     ],
     [

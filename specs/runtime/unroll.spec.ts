@@ -139,18 +139,24 @@ describe('the unrolled dataflow is the compiled one', () => {
     expect(gaps).toEqual([0, 0]);
   });
 
-  it('returns per-round thoughts of every agent that ran, [batch, m, d]', () => {
+  it('returns per-round thoughts of every agent that ran, [m, d] per request', () => {
     const plan = buildPlan(ir, { agents: tinyAgentsFor(ir), links, mode: 'latent' });
     const shapes = tf.tidy(() => {
       const { rounds, inputsEmbeds, attentionMask, variables } = unrollRounds(plan, questions);
       expect(variables.length).toBe(plan.variables.length);
       expect(inputsEmbeds.shape[0]).toBe(2);
       expect(attentionMask.shape).toEqual(inputsEmbeds.shape.slice(0, 2));
-      return rounds.map((r) => Object.fromEntries(Object.entries(r).map(([a, t]) => [a, t.shape])));
+      return rounds.map((r) =>
+        Object.fromEntries(Object.entries(r).map(([a, rows]) => [a, rows.map((t) => t.shape)])),
+      );
     });
+    const two = (d: number) => [
+      [2, d],
+      [2, d],
+    ];
     expect(shapes).toEqual([
-      { planner: [2, 2, 96], critic: [2, 2, 128], solver: [2, 2, 192] },
-      { planner: [2, 2, 96], critic: [2, 2, 128] },
+      { planner: two(96), critic: two(128), solver: two(192) },
+      { planner: two(96), critic: two(128) },
     ]);
   });
 });
