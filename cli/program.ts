@@ -64,8 +64,15 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** Default brokers, read when the program is built (so tests can set KAFKA_BROKERS). */
-const BROKERS = (): string => process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+/**
+ * `--brokers`, defaulting to $KAFKA_BROKERS (read when the program is built, so tests can set it),
+ * else 127.0.0.1:9092. The help shows the default once, as that rule.
+ */
+const brokersOption = () =>
+  new Option('--brokers <list>', 'Kafka brokers, comma-separated').default(
+    process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
+    '$KAFKA_BROKERS, else 127.0.0.1:9092',
+  );
 
 const modeOption = () =>
   new Option('--mode <mode>', 'latent (RecursiveMAS) or text (Recursive-TextMAS)').choices([
@@ -254,11 +261,7 @@ Examples:
     .command('topics')
     .description("list a distributed topology's Kafka topics; --create makes the missing ones")
     .argument('<config>', 'topology (JSON or YAML), the file the workers run')
-    .option(
-      '--brokers <list>',
-      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
-      BROKERS(),
-    )
+    .addOption(brokersOption())
     .option(
       '--create <partitions>',
       'create the missing topics, each with this many partitions (at least the most workers of one agent)',
@@ -285,11 +288,7 @@ they are.`,
     .description('serve one agent of a topology as a Kafka worker (distributed mode)')
     .argument('<config>', 'topology (JSON or YAML), the same file for every worker')
     .requiredOption('--agent <name>', 'which agent this worker runs')
-    .option(
-      '--brokers <list>',
-      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
-      BROKERS(),
-    )
+    .addOption(brokersOption())
     .option(
       '--group <id>',
       'consumer group: workers of one agent share it (default <topic prefix>.<topology>.<agent>, e.g. rmas.sequential.planner)',
@@ -333,11 +332,7 @@ partitions of its inbox). Ctrl-C (SIGINT) or SIGTERM drains the work in flight, 
     .command('submit')
     .description('send questions to a distributed topology and print the answers')
     .argument('<config>', 'topology (JSON or YAML), the file the workers run')
-    .option(
-      '--brokers <list>',
-      'Kafka brokers, comma-separated (default $KAFKA_BROKERS, else 127.0.0.1:9092)',
-      BROKERS(),
-    )
+    .addOption(brokersOption())
     .option('-q, --question <text>', 'a question (repeatable)', collect)
     .option('-i, --input <file>', 'questions file (JSONL or one per line); - for stdin')
     .option('--no-wait', 'send and exit without waiting for the answers')

@@ -42,7 +42,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const COMMANDS = ['run', 'eval', 'train', 'bench', 'worker', 'submit', 'inspect'];
+const COMMANDS = ['run', 'eval', 'train', 'bench', 'topics', 'worker', 'submit', 'inspect'];
 
 describe('rmas', () => {
   it('lists every command, the exit codes, and has examples in each command help', async () => {
@@ -54,6 +54,17 @@ describe('rmas', () => {
       const help = await rmas(command, '--help');
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toMatch(new RegExp(`Examples:\\n  rmas ${command}`));
+    }
+  });
+
+  it('--brokers help states its default once, as the $KAFKA_BROKERS rule', async () => {
+    for (const command of ['topics', 'worker', 'submit']) {
+      const help = (await rmas(command, '--help')).stdout;
+      // The option's entry: its first line and the wrapped lines under it, up to the next option.
+      const entry = help.match(/\n {2}--brokers <list>.*(\n {4,}\S.*)*/)?.[0].replace(/\s+/g, ' ');
+      expect(entry, command).toBe(
+        ' --brokers <list> Kafka brokers, comma-separated (default: $KAFKA_BROKERS, else 127.0.0.1:9092)',
+      );
     }
   });
 
