@@ -1,7 +1,8 @@
 /**
- * `rmas worker` and `rmas submit` on the real broker: one worker process per agent (the command
- * itself, spawned), questions submitted from the command line, the answers equal to `rmas run`'s
- * in one process, and a graceful stop on SIGTERM.
+ * `rmas topics`, `rmas worker` and `rmas submit` on the real broker: one worker process per agent
+ * (the command itself, spawned), questions submitted from the command line, the answers equal to
+ * `rmas run`'s in one process, a graceful stop on SIGTERM or after `--idle-exit-ms` without work,
+ * and a question id submitted again answered again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -63,20 +64,25 @@ let config: string;
 let brokers: string;
 const workers: Worker[] = [];
 
-beforeAll(async () => {
-  brokers = (await kafkaBrokers()).join(',');
-  dir = await mkdtemp(join(tmpdir(), 'rmas-distributed-'));
-  // The sequential example made small, under a topology name (hence topics) no other run uses.
+/** The sequential example made small, under a topology name (hence topics) no other run uses. */
+async function smallConfig(tag: string): Promise<string> {
   const example = await readFile('cli/examples/sequential.yaml', 'utf8');
-  config = join(dir, 'small.yaml');
+  const file = join(dir, `${tag}.yaml`);
   await writeFile(
-    config,
+    file,
     example
-      .replace('name: sequential', `name: ${uniqueTopic('cli-seq')}`)
+      .replace('name: sequential', `name: ${uniqueTopic(`cli-${tag}`)}`)
       .replaceAll('latentSteps: 8', 'latentSteps: 2')
       .replace('rounds: { max: 3 }', 'rounds: { max: 2 }')
       .replace('maxNewTokens: 24', 'maxNewTokens: 3'),
   );
+  return file;
+}
+
+beforeAll(async () => {
+  brokers = (await kafkaBrokers()).join(',');
+  dir = await mkdtemp(join(tmpdir(), 'rmas-distributed-'));
+  config = await smallConfig('seq');
 }, 180_000);
 
 afterAll(async () => {
@@ -122,6 +128,77 @@ describe('rmas worker / submit', () => {
     // The solver decoded every answer.
     expect(workers[2]!.stderr()).toContain('3 answers (0 errors)');
   }, 240_000);
+
+  it('a worker with --idle-exit-ms stops by itself (exit 0) once it has had no work that long', async () => {
+    const idle = await smallConfig('idle');
+    const idleMs = 2000;
+    const planner = startWorker(idle, 'planner', brokers, [
+      '--create-topics',
+      '1',
+      '--idle-exit-ms',
+      String(idleMs),
+    ]);
+    workers.push(planner);
+    await ready(planner);
+    const joined = performance.now();
+    const code = await Promise.race([
+      planner.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000)),
+    ]);
+    const ranMs = performance.now() - joined;
+    expect(code, planner.stderr()).toBe(0);
+    // Not before the idle period (less the time its "is in group" line took to reach us).
+    expect(ranMs).toBeGreaterThanOrEqual(idleMs - 250);
+    expect(planner.stderr()).toContain(`no work for ${idleMs} ms, stopping`);
+    expect(planner.stderr()).toContain('stopped: 0 batches, 0 requests');
+  }, 20_000);
+
+  it('the same question id submitted twice is answered twice, each under its own submission', async () => {
+    const twice = await smallConfig('twice');
+    expect((await rmas('topics', twice, '--brokers', brokers, '--create', '1')).code).toBe(0);
+    // Bounded workers: they exit by themselves once both submissions are answered. The idle
+    // period covers the wait for the slowest worker to join and the gap between submissions.
+    const bounded = ['--idle-exit-ms', '5000'];
+    const agents = ['planner', 'critic', 'solver'].map((agent) =>
+      startWorker(twice, agent, brokers, bounded),
+    );
+    workers.push(...agents);
+    await Promise.all(agents.map((w) => ready(w)));
+    const logs = () => agents.map((w) => w.stderr()).join('');
+
+    const question = ['-q', 'What is 2 + 2?'];
+    const submitOnce = async () => {
+      const result = await rmas(
+        'submit',
+        twice,
+        '--brokers',
+        brokers,
+        ...question,
+        '--timeout-ms',
+        '6000',
+        '--json',
+      );
+      expect(result.code, result.stdout + result.stderr + logs()).toBe(0);
+      return JSON.parse(result.stdout);
+    };
+    const first = await submitOnce();
+    const second = await submitOnce();
+    for (const submitted of [first, second]) {
+      expect(submitted.submission).toMatch(/^[0-9a-f]{8}$/);
+      expect(submitted.missing).toEqual([]);
+      expect(submitted.answers.map((a: { requestId: string }) => a.requestId)).toEqual(['q1']);
+    }
+    expect(second.submission).not.toBe(first.submission);
+    // One process, same question and links: the answer `rmas run` gives, both times.
+    const local = JSON.parse((await rmas('run', twice, ...question, '--json')).stdout);
+    expect(first.answers[0].text).toBe(local.answers[0].text);
+    expect(second.answers[0].text).toBe(local.answers[0].text);
+
+    const codes = await Promise.all(agents.map((w) => w.exited));
+    expect(codes, logs()).toEqual([0, 0, 0]);
+    // The solver decoded two answers: the second submission was not skipped as a redelivery.
+    expect(agents[2]!.stderr()).toContain('2 answers (0 errors)');
+  }, 20_000);
 
   it('submit without workers names the requests left unanswered (exit 1)', async () => {
     const result = await rmas(
