@@ -2,7 +2,7 @@
  * Distributed mode: every agent of a topology runs as its own worker process, latent states travel
  * between agents on Kafka topics, and the recursion is a cycle of topics (feedback edges write to
  * the next round). A stage scales out by starting more workers in its consumer group.
- * See DEPLOYMENT.md for a worked example.
+ * See the README's "Kafka deployment" section for a worked example.
  *
  * @example
  * await initBackend();
