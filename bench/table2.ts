@@ -28,6 +28,7 @@ import { BENCH_MAX_NEW_TOKENS, sequentialBenchIR } from './agents/topologies.ts'
 import { agentsOf, LINKS_DIR, loadNetworks } from './agents/trainLinks.ts';
 import { renderVegaLiteSvg } from './lib/chart.ts';
 import { median, RESULTS_DIR, type TargetInput, writeBenchReport } from './lib/index.ts';
+import { type StepCost, stepCost } from './stepCost.ts';
 import { buildTaskSplits, isCorrect, readTaskFile, type TaskRecord } from './tasks/index.ts';
 
 export type Table2Method = 'single' | 'text' | 'latent';
@@ -60,6 +61,8 @@ export interface Table2Result {
   batchSize: number;
   repetitions: number;
   rows: Table2Row[];
+  /** Full runs: one latent step against one text step of each agent (bench/stepCost.ts). */
+  stepCosts?: StepCost[];
 }
 
 export interface Table2Progress {
@@ -267,7 +270,19 @@ export async function runTable2(options: RunTable2Options = {}): Promise<Table2R
     const write =
       options.write ??
       (!options.quick && options.dataPath === undefined && options.tasks === undefined);
-    if (write) await writeTable2(result);
+    if (write) {
+      const ir = sequentialBenchIR();
+      const links = linkSets.get(Math.max(...roundsList))!;
+      const agents = agentsFor(ir);
+      result.stepCosts = [];
+      for (const a of ir.agents) {
+        options.onProgress?.({ done, total, label: `step cost ${a.name}` });
+        result.stepCosts.push(
+          await stepCost(a.name, agents[a.name]!, links.get(`inner:${a.name}`)!, batchSize),
+        );
+      }
+      await writeTable2(result);
+    }
     return result;
   } finally {
     for (const links of linkSets.values()) disposeLinks(links);
@@ -404,10 +419,26 @@ export async function writeTable2(
         'and backend; methods run in turn within each repetition; time is the median over repetitions, after one untimed warm-up batch per method.',
       'Output tokens: tokens decoded as text per question (every hand-off in Recursive-TextMAS, the final answer in ' +
         'RecursiveMAS); latent steps are not tokens (paper §5.4). Greedy decoding everywhere.',
+      ...stepCostNotes(result),
     ],
     outDir,
   });
   writeFileSync(path.join(outDir, 'table2.svg'), await table2Svg(result));
+}
+
+function stepCostNotes(result: Table2Result): string[] {
+  if (result.stepCosts === undefined) return [];
+  const costs = result.stepCosts
+    .map(
+      (c) =>
+        `${c.agent} (d = ${c.hiddenSize}) ${c.latentStepMs.toFixed(2)} vs ${c.textStepMs.toFixed(2)} ms (${c.ratio.toFixed(2)}x)`,
+    )
+    .join(', ');
+  return [
+    `One latent step against one text step, batch ${result.batchSize} (bench/stepCost.ts, medians of interleaved runs): ${costs}. ` +
+      'With |V| = 2048 and d <= 192 the vocabulary projection a latent step skips costs about as much as the inner link it adds, ' +
+      'so the speed-up can only come from taking fewer steps than Recursive-TextMAS writes tokens.',
+  ];
 }
 
 /** Three bar panels (accuracy, time, output tokens), grouped by r. */
