@@ -34,6 +34,11 @@ export {
   type RoleTextBatch,
   roleTextBatch,
 } from './inner.ts';
+export {
+  type RolloutInnerLoopOptions,
+  rolloutInnerLoopTrainer,
+  rolloutInnerLoss,
+} from './innerRollout.ts';
 export { AdamW, type AdamWConfig, type AdamWState } from './optim/adamw.ts';
 export { clipByGlobalNorm, globalNorm } from './optim/clip.ts';
 export { type CosineScheduleConfig, cosineWithWarmup } from './optim/schedule.ts';
