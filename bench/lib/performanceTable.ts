@@ -13,7 +13,10 @@ const format = (x: number) =>
 
 /** Markdown rows (with the header) for every target in `dir`'s results. */
 export function performanceTable(dir = RESULTS_DIR): string {
-  const lines = ['| benchmark | target | measured | goal | met |', '| --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| benchmark | target | measured | goal | met |',
+    '| --- | --- | --- | --- | --- |',
+  ];
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
