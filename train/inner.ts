@@ -179,6 +179,16 @@ export interface InnerLoopOptions {
   progress?: TrainerOptions<EncodedRoleText, FrozenRoleTextPass>['progress'];
 }
 
+/** Throws unless `link` is an inner link of the agent's hidden size. */
+export function checkInnerLink(agent: Agent, link: RecursiveLink): void {
+  if (link.kind !== 'inner' || link.inDim !== agent.model.config.hiddenSize) {
+    throw new TrainError(
+      'INVALID_CONFIG',
+      `agent '${agent.name}' (hidden ${agent.model.config.hiddenSize}) needs an inner link of that size, got ${link.kind} ${link.inDim}->${link.outDim}`,
+    );
+  }
+}
+
 /**
  * A Trainer for one agent's inner link on its role texts. The link must be an inner link of the
  * agent's hidden size; its variables are the only ones that train.
@@ -193,12 +203,7 @@ export function innerLoopTrainer(
   texts: readonly RoleText[],
   options: InnerLoopOptions,
 ): Trainer<EncodedRoleText, FrozenRoleTextPass> {
-  if (link.kind !== 'inner' || link.inDim !== agent.model.config.hiddenSize) {
-    throw new TrainError(
-      'INVALID_CONFIG',
-      `agent '${agent.name}' (hidden ${agent.model.config.hiddenSize}) needs an inner link of that size, got ${link.kind} ${link.inDim}->${link.outDim}`,
-    );
-  }
+  checkInnerLink(agent, link);
   const encoded = texts.map((t) => encodeRoleText(agent.tokenizer, t));
   return new Trainer<EncodedRoleText, FrozenRoleTextPass>({
     params: link.namedParameters(),

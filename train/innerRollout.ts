@@ -16,8 +16,7 @@ import type { Agent } from '../models/types.ts';
 import { latentRolloutUncached } from '../operators/latentThoughts.ts';
 import { applyLink, type RecursiveLink } from '../operators/links/recursiveLink.ts';
 import { padLeftIds } from '../operators/prompt/splice.ts';
-import { TrainError } from './errors.ts';
-import { type EncodedRoleText, encodeRoleText, type RoleText } from './inner.ts';
+import { checkInnerLink, type EncodedRoleText, encodeRoleText, type RoleText } from './inner.ts';
 import { type TrainConfig, Trainer, type TrainerOptions } from './trainer.ts';
 
 /**
@@ -67,12 +66,7 @@ export function rolloutInnerLoopTrainer(
   texts: readonly RoleText[],
   options: RolloutInnerLoopOptions,
 ): Trainer<EncodedRoleText> {
-  if (link.kind !== 'inner' || link.inDim !== agent.model.config.hiddenSize) {
-    throw new TrainError(
-      'INVALID_CONFIG',
-      `agent '${agent.name}' (hidden ${agent.model.config.hiddenSize}) needs an inner link of that size, got ${link.kind} ${link.inDim}->${link.outDim}`,
-    );
-  }
+  checkInnerLink(agent, link);
   return new Trainer<EncodedRoleText>({
     params: link.namedParameters(),
     data: texts.map((t) => encodeRoleText(agent.tokenizer, t)),
