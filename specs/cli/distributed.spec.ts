@@ -8,25 +8,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/program.ts';
 import { kafkaBrokers, uniqueTopic } from '../harness/kafka.ts';
-
-async function rmas(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  out.on('data', (c: Buffer) => stdout.push(c));
-  err.on('data', (c: Buffer) => stderr.push(c));
-  const code = await runCli(['node', 'rmas', ...args], { stdout: out, stderr: err });
-  return {
-    code,
-    stdout: Buffer.concat(stdout).toString(),
-    stderr: Buffer.concat(stderr).toString(),
-  };
-}
+import { rmas } from './cliHarness.ts';
 
 interface Worker {
   child: ChildProcess;

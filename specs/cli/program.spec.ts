@@ -5,34 +5,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/program.ts';
 import { initBackend } from '../../runtime/index.ts';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function rmas(...args: string[]): Promise<Result> {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(['node', 'rmas', ...args], {
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+import { rmas } from './cliHarness.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -5,24 +5,8 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/program.ts';
-
-async function rmas(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  out.on('data', (c: Buffer) => stdout.push(c));
-  err.on('data', (c: Buffer) => stderr.push(c));
-  const code = await runCli(['node', 'rmas', ...args], { stdout: out, stderr: err });
-  return {
-    code,
-    stdout: Buffer.concat(stdout).toString(),
-    stderr: Buffer.concat(stderr).toString(),
-  };
-}
+import { rmas } from './cliHarness.ts';
 
 let dir: string;
 /** The sequential example made small: 1 round, 2 latent steps (link shapes do not depend on them). */
