@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wireRequestArbitrary } from '../../arbitraries/index.ts';
 import {
   decodeAnswer,
   decodeErrorRecord,
@@ -11,7 +12,6 @@ import {
   topologyCatalog,
 } from '../../connectors/index.ts';
 import { kafkaBrokers, newKafkaClient } from '../harness/kafka.ts';
-import { arbRequest } from './arbitraries.ts';
 import {
   committedOffsets,
   createTestTopics,
@@ -29,7 +29,11 @@ interface FuzzInput {
   mustAnswer: boolean;
 }
 
-const validRequest = arbRequest.map((r) => ({ ...r, topologyId: 'echo', topologyVersion: 1 }));
+const validRequest = wireRequestArbitrary().map((r) => ({
+  ...r,
+  topologyId: 'echo',
+  topologyVersion: 1,
+}));
 
 function arbInput(index: number): fc.Arbitrary<FuzzInput> {
   const withId = validRequest.map((r) => ({ ...r, requestId: `valid-${index}` }));

@@ -5,6 +5,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  wireAnswerArbitrary,
+  wireErrorRecordArbitrary,
+  wireLatentStateArbitrary,
+  wireRequestArbitrary,
+} from '../../arbitraries/index.ts';
+import {
   decodeAnswer,
   decodeErrorRecord,
   decodeLatentState,
@@ -17,7 +23,6 @@ import {
   protoIncludeDir,
   type WireMessageType,
 } from '../../connectors/wire/index.ts';
-import { arbAnswer, arbErrorRecord, arbLatentState, arbRequest } from './arbitraries.ts';
 
 const fileOf: Record<WireMessageType, string> = {
   'rmas.v1.Request': 'request.proto',
@@ -295,26 +300,26 @@ describe('round trip through protoc', () => {
     const through = (type: WireMessageType, bytes: Uint8Array) =>
       protocEncode(type, protocDecode(type, bytes));
     fc.assert(
-      fc.property(arbRequest, (m) => {
+      fc.property(wireRequestArbitrary(), (m) => {
         expect(decodeRequest(through('rmas.v1.Request', encodeRequest(m)))).toEqual(m);
       }),
       options,
     );
     fc.assert(
-      fc.property(arbLatentState, (m) => {
+      fc.property(wireLatentStateArbitrary(), (m) => {
         const back = decodeLatentState(through('rmas.v1.LatentState', encodeLatentState(m)));
         expect({ ...back, data: [...back.data] }).toEqual({ ...m, data: [...m.data] });
       }),
       options,
     );
     fc.assert(
-      fc.property(arbAnswer, (m) => {
+      fc.property(wireAnswerArbitrary(), (m) => {
         expect(decodeAnswer(through('rmas.v1.Answer', encodeAnswer(m)))).toEqual(m);
       }),
       options,
     );
     fc.assert(
-      fc.property(arbErrorRecord, (m) => {
+      fc.property(wireErrorRecordArbitrary(), (m) => {
         const back = decodeErrorRecord(through('rmas.v1.ErrorRecord', encodeErrorRecord(m)));
         expect({ ...back, original: [...back.original] }).toEqual({
           ...m,

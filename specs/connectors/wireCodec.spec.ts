@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  wireAnswerArbitrary,
+  wireErrorRecordArbitrary,
+  wireLatentStateArbitrary,
+  wireRequestArbitrary,
+} from '../../arbitraries/index.ts';
+import {
   decodeAnswer,
   decodeErrorRecord,
   decodeLatentState,
@@ -15,7 +21,6 @@ import {
   type WireLatentState,
   type WireRequest,
 } from '../../connectors/wire/index.ts';
-import { arbAnswer, arbErrorRecord, arbLatentState, arbRequest } from './arbitraries.ts';
 
 const catalog = topologyCatalog([
   { id: 'math', version: 2, agents: { planner: { hiddenSize: 4 }, solver: { hiddenSize: 3 } } },
@@ -89,26 +94,26 @@ describe('round trips', () => {
     console.log(`wire round-trip property seed ${seed}`);
     const options = { seed, numRuns: 200 };
     fc.assert(
-      fc.property(arbRequest, (m) => {
+      fc.property(wireRequestArbitrary(), (m) => {
         expect(decodeRequest(encodeRequest(m))).toEqual(m);
       }),
       options,
     );
     fc.assert(
-      fc.property(arbLatentState, (m) => {
+      fc.property(wireLatentStateArbitrary(), (m) => {
         const back = decodeLatentState(encodeLatentState(m));
         expect({ ...back, data: [...back.data] }).toEqual({ ...m, data: [...m.data] });
       }),
       options,
     );
     fc.assert(
-      fc.property(arbAnswer, (m) => {
+      fc.property(wireAnswerArbitrary(), (m) => {
         expect(decodeAnswer(encodeAnswer(m))).toEqual(m);
       }),
       options,
     );
     fc.assert(
-      fc.property(arbErrorRecord, (m) => {
+      fc.property(wireErrorRecordArbitrary(), (m) => {
         const back = decodeErrorRecord(encodeErrorRecord(m));
         expect({ ...back, original: [...back.original] }).toEqual({
           ...m,
