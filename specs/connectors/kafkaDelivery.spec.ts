@@ -4,125 +4,63 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { decodeAnswer, KafkaConnectorError, kafkaPipeline } from '../../connectors/index.ts';
 import {
-  decodeAnswer,
-  encodeRequest,
-  KafkaConnectorError,
-  kafkaPipeline,
-  topologyCatalog,
-  type WireRequest,
-} from '../../connectors/index.ts';
-import { kafkaBrokers, newKafkaClient } from '../harness/kafka.ts';
-import {
+  allCommitted,
   committedOffsets,
+  countByKey,
   createTestTopics,
   echoAnswer,
+  echoCatalog,
+  echoRequest,
   endOffsets,
+  offsetTotal,
+  pipelineTopics,
+  produceRequests,
   readTopic,
   sleep,
   type TestTopics,
+  useKafkaSession,
   waitUntil,
 } from './kafkaTestKit.ts';
 
-const catalog = topologyCatalog([{ id: 'echo', version: 1, agents: { echo: { hiddenSize: 4 } } }]);
+const session = useKafkaSession('connectors-delivery-spec');
 
-function request(id: string): WireRequest {
-  return {
-    requestId: id,
-    topologyId: 'echo',
-    topologyVersion: 1,
-    input: `question ${id}`,
-    metadata: {},
-    deadlineUnixMs: 0,
-  };
-}
-
-let kafka: Kafka;
-let admin: Admin;
-let brokers: string[];
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  brokers = await kafkaBrokers();
-  kafka = newKafkaClient('connectors-delivery-spec');
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
-  await admin?.disconnect();
-});
-
-async function produceRequests(topic: string, ids: string[]): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    // Several produce calls: many record batches, so fetches and commits come in many steps.
-    for (let start = 0; start < ids.length; start += 50) {
-      await producer.send({
-        topic,
-        messages: ids.slice(start, start + 50).map((id) => ({
-          key: id,
-          value: Buffer.from(encodeRequest(request(id))),
-        })),
-      });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-async function allCommitted(topics: TestTopics): Promise<boolean> {
-  const [ends, committed] = await Promise.all([
-    endOffsets(admin, topics.input),
-    committedOffsets(admin, topics.group, topics.input),
-  ]);
-  return [...ends].every(([partition, end]) => committed.get(partition) === end);
-}
-
-function countByKey(records: { message: { key: Buffer | null } }[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { message } of records) {
-    const key = message.key!.toString();
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
+/** Several produce calls (50 requests each): many record batches, so fetches and commits come in many steps. */
+function fill(topic: string, ids: string[]): Promise<void> {
+  return produceRequests(
+    session.kafka,
+    topic,
+    ids.map((id) => echoRequest(id)),
+    50,
+  );
 }
 
 describe('at-least-once', () => {
   it('loses nothing when a consumer stops abruptly mid-stream and another takes over', async () => {
-    const topics = await createTestTopics(admin, 'alo-restart', 3);
+    const topics = await createTestTopics(session.admin, 'alo-restart', 3);
     const ids = Array.from({ length: 1_500 }, (_, i) => `a${i}`);
-    await produceRequests(topics.input, ids);
+    await fill(topics.input, ids);
     const seed = 81_041;
     console.log(`at-least-once restart seed ${seed}`);
     const delays = fc.sample(fc.integer({ min: 0, max: 12 }), { seed, numRuns: 10_000 });
     let call = 0;
     const makePipeline = async () => {
-      const consumer = kafka.consumer({
+      const consumer = session.kafka.consumer({
         groupId: topics.group,
         sessionTimeout: 6_000,
         heartbeatInterval: 500,
         maxWaitTimeInMs: 100,
         maxBytesPerPartition: 2_048,
       });
-      const producer = kafka.producer();
-      await Promise.all([consumer.connect(), producer.connect()]);
-      cleanups.push(
-        () => consumer.disconnect(),
-        () => producer.disconnect(),
-      );
+      const producer = session.kafka.producer();
+      await session.connect(consumer, producer);
       const pipeline = kafkaPipeline({
         consumer,
         producer,
-        inputTopics: [topics.input],
-        outputTopic: topics.output,
-        deadLetterTopic: topics.deadLetters,
-        fromBeginning: true,
-        wire: { catalog },
+        ...pipelineTopics(topics),
+        wire: { catalog: echoCatalog },
         maxBatchSize: 7,
         concurrency: 6, // batches finish out of order: the tracker must hold commits back
         highWaterMark: 120,
@@ -142,14 +80,11 @@ describe('at-least-once', () => {
     );
     // Abrupt: no drain, no final commit. In-flight work is simply abandoned.
     await first.consumer.disconnect();
-    const committedAtCrash = await committedOffsets(admin, topics.group, topics.input);
+    const committedAtCrash = await committedOffsets(session.admin, topics.group, topics.input);
     await first.producer.disconnect();
     void firstRun;
-    const ends = await endOffsets(admin, topics.input);
-    const committedTotal = [...committedAtCrash.values()].reduce(
-      (sum, offset) => sum + Math.max(0, Number(offset)),
-      0,
-    );
+    const ends = await endOffsets(session.admin, topics.input);
+    const committedTotal = offsetTotal(committedAtCrash);
     console.log(
       `first consumer answered ${first.pipeline.metrics.answered}, committed ${committedTotal} of ${ids.length}`,
     );
@@ -160,11 +95,11 @@ describe('at-least-once', () => {
 
     const second = await makePipeline();
     const secondRun = second.pipeline.run();
-    await waitUntil('every input committed', () => allCommitted(topics));
+    await waitUntil('every input committed', () => allCommitted(session.admin, topics));
     await second.pipeline.stop();
     await secondRun;
 
-    const answers = await readTopic(kafka, topics.output, { readCommitted: true });
+    const answers = await readTopic(session.kafka, topics.output, { readCommitted: true });
     const counts = countByKey(answers);
     const missing = ids.filter((id) => !counts.has(id));
     const duplicates = [...counts.values()].filter((n) => n > 1).length;
@@ -199,7 +134,7 @@ function startWorker(
   const child = spawn(process.execPath, ['--import', 'tsx', workerPath], {
     env: {
       ...process.env,
-      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_BROKERS: session.brokers.join(','),
       INPUT: topics.input,
       OUTPUT: topics.output,
       DLQ: topics.deadLetters,
@@ -212,7 +147,7 @@ function startWorker(
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  cleanups.push(async () => child.kill('SIGKILL'));
+  session.cleanups.push(async () => child.kill('SIGKILL'));
   let markReady!: () => void;
   const openWaiters: (() => void)[] = [];
   const worker: Worker = {
@@ -239,9 +174,9 @@ function startWorker(
 
 describe('exactly-once', () => {
   it('holds every answer once in read_committed output after a worker is killed (SIGKILL) and restarted', async () => {
-    const topics = await createTestTopics(admin, 'eos-kill', 3);
+    const topics = await createTestTopics(session.admin, 'eos-kill', 3);
     const ids = Array.from({ length: 1_200 }, (_, i) => `e${i}`);
-    await produceRequests(topics.input, ids);
+    await fill(topics.input, ids);
     const transactionalId = `${topics.group}-worker`;
 
     // Slow (40 ms per batch of 10, each transaction held open 300 ms after its records are
@@ -261,15 +196,15 @@ describe('exactly-once', () => {
     // transaction) and resumes the group from the offsets committed inside transactions.
     const second = startWorker(topics, transactionalId, 0, 0);
     await second.ready;
-    await waitUntil('every input committed', () => allCommitted(topics), 40_000);
+    await waitUntil('every input committed', () => allCommitted(session.admin, topics), 40_000);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
-    const committed = await readTopic(kafka, topics.output, { readCommitted: true });
+    const committed = await readTopic(session.kafka, topics.output, { readCommitted: true });
     const counts = countByKey(committed);
     const missing = ids.filter((id) => !counts.has(id));
     const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
-    const uncommitted = await readTopic(kafka, topics.output, { readCommitted: false });
+    const uncommitted = await readTopic(session.kafka, topics.output, { readCommitted: false });
     console.log(
       `exactly-once: first worker committed ${committedAtKill} answers before SIGKILL; ` +
         `output holds ${uncommitted.length} records read_uncommitted, ${committed.length} read_committed`,
@@ -283,37 +218,30 @@ describe('exactly-once', () => {
   }, 90_000);
 
   it('fences a zombie: the old instance cannot commit once a new one holds its transactional id', async () => {
-    const topics = await createTestTopics(admin, 'eos-zombie', 1);
+    const topics = await createTestTopics(session.admin, 'eos-zombie', 1);
     const ids = Array.from({ length: 200 }, (_, i) => `z${i}`);
-    await produceRequests(topics.input, ids);
+    await fill(topics.input, ids);
     const transactionalId = `${topics.group}-worker`;
     const makePipeline = async (gate: () => Promise<void>) => {
-      const consumer = kafka.consumer({
+      const consumer = session.kafka.consumer({
         groupId: topics.group,
         sessionTimeout: 6_000,
         heartbeatInterval: 500,
         maxWaitTimeInMs: 100,
       });
-      const producer = kafka.producer({
+      const producer = session.kafka.producer({
         transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
       });
-      await Promise.all([consumer.connect(), producer.connect()]);
-      cleanups.push(
-        () => consumer.disconnect(),
-        () => producer.disconnect(),
-      );
+      await session.connect(consumer, producer);
       const pipeline = kafkaPipeline({
         consumer,
         producer,
-        inputTopics: [topics.input],
-        outputTopic: topics.output,
-        deadLetterTopic: topics.deadLetters,
+        ...pipelineTopics(topics),
         guarantee: 'exactly-once',
         offsetsTarget: { consumerGroupId: topics.group },
-        fromBeginning: true,
-        wire: { catalog },
+        wire: { catalog: echoCatalog },
         maxBatchSize: 20,
         process: async (requests) => {
           await gate();
@@ -343,7 +271,7 @@ describe('exactly-once', () => {
 
     const successor = await makePipeline(async () => undefined);
     const successorRun = successor.pipeline.run();
-    await waitUntil('every input committed', () => allCommitted(topics));
+    await waitUntil('every input committed', () => allCommitted(session.admin, topics));
     // The zombie wakes up and tries to commit what it still holds: it must be refused.
     releaseZombie();
     const zombieError = await zombieRun;
@@ -352,7 +280,7 @@ describe('exactly-once', () => {
     await successor.pipeline.stop();
     await successorRun;
 
-    const committed = await readTopic(kafka, topics.output, { readCommitted: true });
+    const committed = await readTopic(session.kafka, topics.output, { readCommitted: true });
     const counts = countByKey(committed);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
     expect(committed).toHaveLength(ids.length);

@@ -1,27 +1,24 @@
 // Fuzz on the real broker: whatever bytes arrive, each input ends as exactly one answer or exactly
 // one dead letter carrying its original bytes. Nothing is lost, nothing stops the pipeline.
 import fc from 'fast-check';
-import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { wireRequestArbitrary } from '../../arbitraries/index.ts';
 import {
   decodeAnswer,
   decodeErrorRecord,
   encodeRequest,
   kafkaPipeline,
-  topologyCatalog,
 } from '../../connectors/index.ts';
-import { kafkaBrokers, newKafkaClient } from '../harness/kafka.ts';
 import {
-  committedOffsets,
+  allCommitted,
   createTestTopics,
   echoAnswer,
-  endOffsets,
+  echoCatalog,
+  pipelineTopics,
   readTopic,
+  useKafkaSession,
   waitUntil,
 } from './kafkaTestKit.ts';
-
-const catalog = topologyCatalog([{ id: 'echo', version: 1, agents: { echo: { hiddenSize: 4 } } }]);
 
 /** One fuzz input: its bytes, and whether it was built to be valid (then it must be answered). */
 interface FuzzInput {
@@ -80,19 +77,7 @@ function arbInput(index: number): fc.Arbitrary<FuzzInput> {
   );
 }
 
-let kafka: Kafka;
-let admin: Admin;
-
-beforeAll(async () => {
-  await kafkaBrokers();
-  kafka = newKafkaClient('connectors-fuzz-spec');
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
-});
+const session = useKafkaSession('connectors-fuzz-spec');
 
 describe('kafkaPipeline fuzz', () => {
   it('ends every input as one answer or one dead letter with its original bytes', async () => {
@@ -102,9 +87,9 @@ describe('kafkaPipeline fuzz', () => {
     const inputsArb = fc.tuple(...Array.from({ length: count }, (_, i) => arbInput(i)));
     await fc.assert(
       fc.asyncProperty(inputsArb, async (inputs) => {
-        const topics = await createTestTopics(admin, 'fuzz', 2);
-        const consumer = kafka.consumer({ groupId: topics.group, maxWaitTimeInMs: 100 });
-        const producer = kafka.producer();
+        const topics = await createTestTopics(session.admin, 'fuzz', 2);
+        const consumer = session.kafka.consumer({ groupId: topics.group, maxWaitTimeInMs: 100 });
+        const producer = session.kafka.producer();
         await Promise.all([consumer.connect(), producer.connect()]);
         try {
           await producer.send({
@@ -114,28 +99,21 @@ describe('kafkaPipeline fuzz', () => {
           const pipeline = kafkaPipeline({
             consumer,
             producer,
-            inputTopics: [topics.input],
-            outputTopic: topics.output,
-            deadLetterTopic: topics.deadLetters,
-            fromBeginning: true,
+            ...pipelineTopics(topics),
             maxBatchSize: 16,
-            wire: { catalog, maxMessageBytes: 4_096 },
+            wire: { catalog: echoCatalog, maxMessageBytes: 4_096 },
             process: async (requests) => requests.map(echoAnswer),
           });
           const running = pipeline.run();
-          await waitUntil('every input committed', async () => {
-            const [ends, committed] = await Promise.all([
-              endOffsets(admin, topics.input),
-              committedOffsets(admin, topics.group, topics.input),
-            ]);
-            return [...ends].every(([partition, end]) => committed.get(partition) === end);
-          });
+          await waitUntil('every input committed', () => allCommitted(session.admin, topics));
           await pipeline.stop();
           await running;
 
-          const read = await readTopic(kafka, topics.input, { readCommitted: true });
-          const answers = await readTopic(kafka, topics.output, { readCommitted: true });
-          const letters = await readTopic(kafka, topics.deadLetters, { readCommitted: true });
+          const read = await readTopic(session.kafka, topics.input, { readCommitted: true });
+          const answers = await readTopic(session.kafka, topics.output, { readCommitted: true });
+          const letters = await readTopic(session.kafka, topics.deadLetters, {
+            readCommitted: true,
+          });
           // Every input is accounted for exactly once.
           expect(answers.length + letters.length).toBe(count);
           const lettered = new Set<string>();

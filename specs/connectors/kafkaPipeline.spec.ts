@@ -1,7 +1,7 @@
 // The Kafka pipeline against the real broker of the test harness (specs/harness/kafka.ts), with
 // an echo agent standing in for the runtime.
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Consumer, Producer } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import {
   decodeAnswer,
   decodeErrorRecord,
@@ -9,65 +9,37 @@ import {
   headerNames,
   type KafkaPipelineOptions,
   kafkaPipeline,
-  topologyCatalog,
   type WireErrorCode,
-  type WireRequest,
 } from '../../connectors/index.ts';
-import { kafkaBrokers, newKafkaClient } from '../harness/kafka.ts';
 import {
-  committedOffsets,
+  allCommitted,
   createTestTopics,
   echoAnswer,
-  endOffsets,
+  echoCatalog,
+  echoRequest,
+  pipelineTopics,
   readTopic,
   sleep,
   type TestTopics,
+  useKafkaSession,
   waitUntil,
 } from './kafkaTestKit.ts';
 
-const catalog = topologyCatalog([{ id: 'echo', version: 1, agents: { echo: { hiddenSize: 4 } } }]);
-
-function request(id: string, input = `question ${id}`): WireRequest {
-  return {
-    requestId: id,
-    topologyId: 'echo',
-    topologyVersion: 1,
-    input,
-    metadata: {},
-    deadlineUnixMs: 0,
-  };
-}
-
 const header = (value: unknown) => (value === undefined ? undefined : String(value));
 
-let kafka: Kafka;
-let admin: Admin;
-const clients: { disconnect(): Promise<void> }[] = [];
-
-beforeAll(async () => {
-  await kafkaBrokers();
-  kafka = newKafkaClient('connectors-pipeline-spec');
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await Promise.allSettled(clients.map((client) => client.disconnect()));
-  await admin?.disconnect();
-});
+const session = useKafkaSession('connectors-pipeline-spec');
 
 async function connectedClients(
   group: string,
 ): Promise<{ consumer: Consumer; producer: Producer }> {
-  const consumer = kafka.consumer({
+  const consumer = session.kafka.consumer({
     groupId: group,
     sessionTimeout: 6_000,
     heartbeatInterval: 500,
     maxWaitTimeInMs: 100,
   });
-  const producer = kafka.producer();
-  await Promise.all([consumer.connect(), producer.connect()]);
-  clients.push(consumer, producer);
+  const producer = session.kafka.producer();
+  await session.connect(consumer, producer);
   return { consumer, producer };
 }
 
@@ -83,13 +55,7 @@ async function produce(
 async function waitForAllCommitted(topics: TestTopics, timeoutMs = 20_000): Promise<void> {
   await waitUntil(
     'every input offset to be committed',
-    async () => {
-      const [ends, committed] = await Promise.all([
-        endOffsets(admin, topics.input),
-        committedOffsets(admin, topics.group, topics.input),
-      ]);
-      return [...ends].every(([partition, end]) => committed.get(partition) === end);
-    },
+    () => allCommitted(session.admin, topics),
     timeoutMs,
   );
 }
@@ -100,50 +66,47 @@ function basePipelineOptions(
 ): Omit<KafkaPipelineOptions, 'process'> {
   return {
     ...clientsOf,
-    inputTopics: [topics.input],
-    outputTopic: topics.output,
-    deadLetterTopic: topics.deadLetters,
-    fromBeginning: true,
-    wire: { catalog, maxMessageBytes: 2_048 },
+    ...pipelineTopics(topics),
+    wire: { catalog: echoCatalog, maxMessageBytes: 2_048 },
   };
 }
 
 describe('kafkaPipeline (at-least-once) on the real broker', () => {
   it('answers every request and sends every bad input to the dead letters with its reason', async () => {
-    const topics = await createTestTopics(admin, 'pipeline-basic', 3);
+    const topics = await createTestTopics(session.admin, 'pipeline-basic', 3);
     const setup = await connectedClients(topics.group);
-    const valid = Array.from({ length: 200 }, (_, i) => request(`r${i}`));
+    const valid = Array.from({ length: 200 }, (_, i) => echoRequest(`r${i}`));
     const bad: { key: string; value: Buffer | null; code: WireErrorCode; path: string }[] = [
       { key: 'b0', value: Buffer.from([0x0a, 0x05, 0x01]), code: 'malformed_protobuf', path: '' },
       { key: 'b1', value: Buffer.from([0x0f, 0x01]), code: 'malformed_protobuf', path: '' },
       {
         key: 'b2',
-        value: Buffer.from(encodeRequest(request('v0')).subarray(2)),
+        value: Buffer.from(encodeRequest(echoRequest('v0')).subarray(2)),
         code: 'unsupported_schema_version',
         path: 'schema_version',
       },
       {
         key: 'b3',
-        value: Buffer.from(encodeRequest({ ...request('t'), topologyId: 'poetry' })),
+        value: Buffer.from(encodeRequest({ ...echoRequest('t'), topologyId: 'poetry' })),
         code: 'unknown_topology',
         path: 'topology_id',
       },
       {
         key: 'b4',
-        value: Buffer.from(encodeRequest({ ...request('v'), topologyVersion: 9 })),
+        value: Buffer.from(encodeRequest({ ...echoRequest('v'), topologyVersion: 9 })),
         code: 'unknown_topology_version',
         path: 'topology_version',
       },
       {
         key: 'b5',
-        value: Buffer.from(encodeRequest(request('big', 'x'.repeat(3_000)))),
+        value: Buffer.from(encodeRequest(echoRequest('big', 'x'.repeat(3_000)))),
         code: 'oversize_message',
         path: '',
       },
       { key: 'b6', value: null, code: 'unsupported_schema_version', path: 'schema_version' },
       {
         key: 'b7',
-        value: Buffer.from(encodeRequest(request(''))),
+        value: Buffer.from(encodeRequest(echoRequest(''))),
         code: 'missing_field',
         path: 'request_id',
       },
@@ -164,7 +127,7 @@ describe('kafkaPipeline (at-least-once) on the real broker', () => {
     await pipeline.stop();
     await running;
 
-    const answers = await readTopic(kafka, topics.output, { readCommitted: true });
+    const answers = await readTopic(session.kafka, topics.output, { readCommitted: true });
     expect(answers).toHaveLength(valid.length);
     const byId = new Map(answers.map((record) => [record.message.key!.toString(), record]));
     for (const r of valid) {
@@ -179,9 +142,9 @@ describe('kafkaPipeline (at-least-once) on the real broker', () => {
       expect(header(headers[headerNames.errorCode])).toBeUndefined();
     }
 
-    const letters = await readTopic(kafka, topics.deadLetters, { readCommitted: true });
+    const letters = await readTopic(session.kafka, topics.deadLetters, { readCommitted: true });
     expect(letters).toHaveLength(bad.length);
-    const inputs = await readTopic(kafka, topics.input, { readCommitted: true });
+    const inputs = await readTopic(session.kafka, topics.input, { readCommitted: true });
     for (const letter of letters) {
       const record = decodeErrorRecord(letter.message.value!);
       // The dead letter points at the input it came from, and carries its bytes unchanged.
@@ -207,9 +170,9 @@ describe('kafkaPipeline (at-least-once) on the real broker', () => {
   });
 
   it('sends a batch whose processing fails to the dead letters and goes on', async () => {
-    const topics = await createTestTopics(admin, 'pipeline-failing', 1);
+    const topics = await createTestTopics(session.admin, 'pipeline-failing', 1);
     const setup = await connectedClients(topics.group);
-    const inputs = ['a', 'b', 'boom', 'c', 'd'].map((id) => request(id));
+    const inputs = ['a', 'b', 'boom', 'c', 'd'].map((id) => echoRequest(id));
     await produce(
       setup.producer,
       topics.input,
@@ -227,9 +190,9 @@ describe('kafkaPipeline (at-least-once) on the real broker', () => {
     await waitForAllCommitted(topics);
     await pipeline.stop();
     await running;
-    const answers = await readTopic(kafka, topics.output, { readCommitted: true });
+    const answers = await readTopic(session.kafka, topics.output, { readCommitted: true });
     expect(answers.map((a) => a.message.key!.toString()).sort()).toEqual(['a', 'b', 'c', 'd']);
-    const letters = await readTopic(kafka, topics.deadLetters, { readCommitted: true });
+    const letters = await readTopic(session.kafka, topics.deadLetters, { readCommitted: true });
     expect(letters).toHaveLength(1);
     const record = decodeErrorRecord(letters[0]!.message.value!);
     expect(record.code).toBe('processing_failed');
@@ -239,16 +202,15 @@ describe('kafkaPipeline (at-least-once) on the real broker', () => {
   });
 
   it('pauses above the high-water mark and resumes below the low one', async () => {
-    const topics = await createTestTopics(admin, 'pipeline-backpressure', 1);
-    const consumer = kafka.consumer({
+    const topics = await createTestTopics(session.admin, 'pipeline-backpressure', 1);
+    const consumer = session.kafka.consumer({
       groupId: topics.group,
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: 1_024, // small fetches: a few record batches each
     });
-    const producer = kafka.producer();
-    await Promise.all([consumer.connect(), producer.connect()]);
-    clients.push(consumer, producer);
-    const inputs = Array.from({ length: 300 }, (_, i) => request(`p${i}`));
+    const producer = session.kafka.producer();
+    await session.connect(consumer, producer);
+    const inputs = Array.from({ length: 300 }, (_, i) => echoRequest(`p${i}`));
     // Ten requests per produce call, so the log holds many small record batches to fetch.
     for (let start = 0; start < inputs.length; start += 10) {
       await produce(

@@ -1,7 +1,136 @@
 /** Helpers for the connector tests that run against the real broker (specs/harness/kafka.ts). */
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import type { WireAnswer, WireRequest } from '../../connectors/index.ts';
-import { createTopic, uniqueTopic } from '../harness/kafka.ts';
+import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  encodeRequest,
+  topologyCatalog,
+  type WireAnswer,
+  type WireRequest,
+} from '../../connectors/index.ts';
+import { createTopic, kafkaBrokers, newKafkaClient, uniqueTopic } from '../harness/kafka.ts';
+
+/** The one-agent topology the pipeline specs route requests to (answered by `echoAnswer`). */
+export const echoCatalog = topologyCatalog([
+  { id: 'echo', version: 1, agents: { echo: { hiddenSize: 4 } } },
+]);
+
+/**
+ * A well-formed request to the echo topology.
+ * @example echoRequest('a1').input // 'question a1'
+ */
+export function echoRequest(id: string, input = `question ${id}`): WireRequest {
+  return {
+    requestId: id,
+    topologyId: 'echo',
+    topologyVersion: 1,
+    input,
+    metadata: {},
+    deadlineUnixMs: 0,
+  };
+}
+
+/** One spec file's connection to the shared broker; read its fields inside tests only. */
+export interface KafkaSession {
+  readonly kafka: Kafka;
+  /** Connected for the whole file. */
+  readonly admin: Admin;
+  readonly brokers: string[];
+  /** Run after all tests of the file (settled together), before the admin disconnects. */
+  readonly cleanups: (() => Promise<unknown>)[];
+  /** Connects a consumer and a producer together; both disconnect after all tests. */
+  connect(consumer: Consumer, producer: Producer): Promise<void>;
+}
+
+/**
+ * Registers the file's `beforeAll` (broker, client named `clientId`, connected admin) and
+ * `afterAll` (every cleanup, then the admin) and returns the session they fill in.
+ * @example const session = useKafkaSession('connectors-drain-spec'); // at the top of a spec file
+ */
+export function useKafkaSession(clientId: string): KafkaSession {
+  let kafka: Kafka | undefined;
+  let admin: Admin | undefined;
+  let brokers: string[] | undefined;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    brokers = await kafkaBrokers();
+    kafka = newKafkaClient(clientId);
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
+    await admin?.disconnect();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined)
+      throw new Error(`${clientId}: the Kafka session is used before beforeAll`);
+    return value;
+  };
+  return {
+    get kafka() {
+      return ready(kafka);
+    },
+    get admin() {
+      return ready(admin);
+    },
+    get brokers() {
+      return ready(brokers);
+    },
+    cleanups,
+    async connect(consumer, producer) {
+      await Promise.all([consumer.connect(), producer.connect()]);
+      cleanups.push(
+        () => consumer.disconnect(),
+        () => producer.disconnect(),
+      );
+    },
+  };
+}
+
+/**
+ * The topic part of `kafkaPipeline` options for `topics`, read from the beginning.
+ * @example kafkaPipeline({ consumer, producer, ...pipelineTopics(topics), process })
+ */
+export function pipelineTopics(topics: TestTopics): {
+  inputTopics: string[];
+  outputTopic: string;
+  deadLetterTopic: string;
+  fromBeginning: true;
+} {
+  return {
+    inputTopics: [topics.input],
+    outputTopic: topics.output,
+    deadLetterTopic: topics.deadLetters,
+    fromBeginning: true,
+  };
+}
+
+/**
+ * Produces `requests` (keyed by request id) to `topic`, `perSend` per produce call so the log
+ * holds many record batches, with a producer of its own.
+ */
+export async function produceRequests(
+  kafka: Kafka,
+  topic: string,
+  requests: readonly WireRequest[],
+  perSend: number,
+): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let start = 0; start < requests.length; start += perSend) {
+      await producer.send({
+        topic,
+        messages: requests.slice(start, start + perSend).map((request) => ({
+          key: request.requestId,
+          value: Buffer.from(encodeRequest(request)),
+        })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 /** The stand-in agent until the runtime exists: answers with the input text, usage by hand. */
 export function echoAnswer(request: WireRequest): WireAnswer {
@@ -160,4 +289,28 @@ export async function committedOffsets(
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, string>> {
   const ends = await admin.fetchTopicOffsets(topic);
   return new Map(ends.map(({ partition, high }) => [partition, high]));
+}
+
+/** Whether `topics.group` has committed every offset of `topics.input` up to its end. */
+export async function allCommitted(admin: Admin, topics: TestTopics): Promise<boolean> {
+  const [ends, committed] = await Promise.all([
+    endOffsets(admin, topics.input),
+    committedOffsets(admin, topics.group, topics.input),
+  ]);
+  return [...ends].every(([partition, end]) => committed.get(partition) === end);
+}
+
+/** How many records there are per key (keys as strings; every record must have one). */
+export function countByKey(records: { message: { key: Buffer | null } }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { message } of records) {
+    const key = message.key!.toString();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Records before the offsets over all partitions (a partition at -1, none committed, counts 0). */
+export function offsetTotal(offsets: Map<number, string>): number {
+  return [...offsets.values()].reduce((sum, offset) => sum + Math.max(0, Number(offset)), 0);
 }
