@@ -5,9 +5,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeAnswer, KafkaConnectorError, kafkaPipeline } from '../../connectors/index.ts';
+import { decodeAnswer, KafkaConnectorError } from '../../connectors/index.ts';
 import {
-  allCommitted,
   committedOffsets,
   countByKey,
   createTestTopics,
@@ -16,8 +15,6 @@ import {
   echoRequest,
   endOffsets,
   offsetTotal,
-  pipelineTopics,
-  produceRequests,
   readTopic,
   sleep,
   type TestTopics,
@@ -27,50 +24,41 @@ import {
 
 const session = useKafkaSession('connectors-delivery-spec');
 
-/** Several produce calls (50 requests each): many record batches, so fetches and commits come in many steps. */
-function fill(topic: string, ids: string[]): Promise<void> {
-  return produceRequests(
-    session.kafka,
-    topic,
-    ids.map((id) => echoRequest(id)),
-    50,
-  );
-}
-
 describe('at-least-once', () => {
   it('loses nothing when a consumer stops abruptly mid-stream and another takes over', async () => {
     const topics = await createTestTopics(session.admin, 'alo-restart', 3);
     const ids = Array.from({ length: 1_500 }, (_, i) => `a${i}`);
-    await fill(topics.input, ids);
+    await session.produceRequests(
+      topics.input,
+      ids.map((id) => echoRequest(id)),
+      50,
+    );
     const seed = 81_041;
     console.log(`at-least-once restart seed ${seed}`);
     const delays = fc.sample(fc.integer({ min: 0, max: 12 }), { seed, numRuns: 10_000 });
     let call = 0;
-    const makePipeline = async () => {
-      const consumer = session.kafka.consumer({
-        groupId: topics.group,
-        sessionTimeout: 6_000,
-        heartbeatInterval: 500,
-        maxWaitTimeInMs: 100,
-        maxBytesPerPartition: 2_048,
-      });
-      const producer = session.kafka.producer();
-      await session.connect(consumer, producer);
-      const pipeline = kafkaPipeline({
-        consumer,
-        producer,
-        ...pipelineTopics(topics),
-        wire: { catalog: echoCatalog },
-        maxBatchSize: 7,
-        concurrency: 6, // batches finish out of order: the tracker must hold commits back
-        highWaterMark: 120,
-        process: async (requests) => {
-          await sleep(delays[call++ % delays.length]!);
-          return requests.map(echoAnswer);
+    const makePipeline = () =>
+      session.pipeline(
+        topics,
+        {
+          consumer: {
+            sessionTimeout: 6_000,
+            heartbeatInterval: 500,
+            maxWaitTimeInMs: 100,
+            maxBytesPerPartition: 2_048,
+          },
         },
-      });
-      return { consumer, producer, pipeline };
-    };
+        {
+          wire: { catalog: echoCatalog },
+          maxBatchSize: 7,
+          concurrency: 6, // batches finish out of order: the tracker must hold commits back
+          highWaterMark: 120,
+          process: async (requests) => {
+            await sleep(delays[call++ % delays.length]!);
+            return requests.map(echoAnswer);
+          },
+        },
+      );
 
     const first = await makePipeline();
     const firstRun = first.pipeline.run().catch((error: unknown) => error);
@@ -95,7 +83,7 @@ describe('at-least-once', () => {
 
     const second = await makePipeline();
     const secondRun = second.pipeline.run();
-    await waitUntil('every input committed', () => allCommitted(session.admin, topics));
+    await waitUntil('every input committed', () => session.allCommitted(topics));
     await second.pipeline.stop();
     await secondRun;
 
@@ -176,7 +164,11 @@ describe('exactly-once', () => {
   it('holds every answer once in read_committed output after a worker is killed (SIGKILL) and restarted', async () => {
     const topics = await createTestTopics(session.admin, 'eos-kill', 3);
     const ids = Array.from({ length: 1_200 }, (_, i) => `e${i}`);
-    await fill(topics.input, ids);
+    await session.produceRequests(
+      topics.input,
+      ids.map((id) => echoRequest(id)),
+      50,
+    );
     const transactionalId = `${topics.group}-worker`;
 
     // Slow (40 ms per batch of 10, each transaction held open 300 ms after its records are
@@ -196,7 +188,7 @@ describe('exactly-once', () => {
     // transaction) and resumes the group from the offsets committed inside transactions.
     const second = startWorker(topics, transactionalId, 0, 0);
     await second.ready;
-    await waitUntil('every input committed', () => allCommitted(session.admin, topics), 40_000);
+    await waitUntil('every input committed', () => session.allCommitted(topics), 40_000);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
@@ -220,36 +212,30 @@ describe('exactly-once', () => {
   it('fences a zombie: the old instance cannot commit once a new one holds its transactional id', async () => {
     const topics = await createTestTopics(session.admin, 'eos-zombie', 1);
     const ids = Array.from({ length: 200 }, (_, i) => `z${i}`);
-    await fill(topics.input, ids);
+    await session.produceRequests(
+      topics.input,
+      ids.map((id) => echoRequest(id)),
+      50,
+    );
     const transactionalId = `${topics.group}-worker`;
-    const makePipeline = async (gate: () => Promise<void>) => {
-      const consumer = session.kafka.consumer({
-        groupId: topics.group,
-        sessionTimeout: 6_000,
-        heartbeatInterval: 500,
-        maxWaitTimeInMs: 100,
-      });
-      const producer = session.kafka.producer({
-        transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      await session.connect(consumer, producer);
-      const pipeline = kafkaPipeline({
-        consumer,
-        producer,
-        ...pipelineTopics(topics),
-        guarantee: 'exactly-once',
-        offsetsTarget: { consumerGroupId: topics.group },
-        wire: { catalog: echoCatalog },
-        maxBatchSize: 20,
-        process: async (requests) => {
-          await gate();
-          return requests.map(echoAnswer);
+    const makePipeline = (gate: () => Promise<void>) =>
+      session.pipeline(
+        topics,
+        {
+          consumer: { sessionTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 100 },
+          producer: { transactionalId, idempotent: true, maxInFlightRequests: 1 },
         },
-      });
-      return { consumer, producer, pipeline };
-    };
+        {
+          guarantee: 'exactly-once',
+          offsetsTarget: { consumerGroupId: topics.group },
+          wire: { catalog: echoCatalog },
+          maxBatchSize: 20,
+          process: async (requests) => {
+            await gate();
+            return requests.map(echoAnswer);
+          },
+        },
+      );
 
     // The zombie processes its first batches, then stalls (a long GC pause, a network partition).
     let zombieBatches = 0;
@@ -271,7 +257,7 @@ describe('exactly-once', () => {
 
     const successor = await makePipeline(async () => undefined);
     const successorRun = successor.pipeline.run();
-    await waitUntil('every input committed', () => allCommitted(session.admin, topics));
+    await waitUntil('every input committed', () => session.allCommitted(topics));
     // The zombie wakes up and tries to commit what it still holds: it must be refused.
     releaseZombie();
     const zombieError = await zombieRun;

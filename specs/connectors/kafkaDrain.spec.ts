@@ -2,17 +2,14 @@
 // in flight before letting go of the partitions, so the next owner starts right after it.
 import type { Consumer, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { type KafkaPipeline, kafkaPipeline } from '../../connectors/index.ts';
+import type { KafkaPipeline } from '../../connectors/index.ts';
 import {
-  allCommitted,
   committedOffsets,
   countByKey,
   createTestTopics,
   echoAnswer,
   echoRequest,
   offsetTotal,
-  pipelineTopics,
-  produceRequests,
   readTopic,
   sleep,
   type TestTopics,
@@ -22,49 +19,41 @@ import {
 
 const session = useKafkaSession('connectors-drain-spec');
 
-/** The input is the id itself; 20 requests per produce call. */
-function fill(topic: string, ids: string[]): Promise<void> {
-  return produceRequests(
-    session.kafka,
-    topic,
-    ids.map((id) => echoRequest(id, id)),
-    20,
-  );
-}
-
-async function slowPipeline(
+function slowPipeline(
   topics: TestTopics,
   delayMs: number,
 ): Promise<{ pipeline: KafkaPipeline; consumer: Consumer; producer: Producer }> {
-  const consumer = session.kafka.consumer({
-    groupId: topics.group,
-    sessionTimeout: 6_000,
-    heartbeatInterval: 100,
-    maxWaitTimeInMs: 100,
-    maxBytesPerPartition: 1_024,
-  });
-  const producer = session.kafka.producer();
-  await session.connect(consumer, producer);
-  const pipeline = kafkaPipeline({
-    consumer,
-    producer,
-    ...pipelineTopics(topics),
-    maxBatchSize: 5,
-    concurrency: 2,
-    highWaterMark: 40,
-    process: async (requests) => {
-      await sleep(delayMs);
-      return requests.map(echoAnswer);
+  return session.pipeline(
+    topics,
+    {
+      consumer: {
+        sessionTimeout: 6_000,
+        heartbeatInterval: 100,
+        maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 1_024,
+      },
     },
-  });
-  return { pipeline, consumer, producer };
+    {
+      maxBatchSize: 5,
+      concurrency: 2,
+      highWaterMark: 40,
+      process: async (requests) => {
+        await sleep(delayMs);
+        return requests.map(echoAnswer);
+      },
+    },
+  );
 }
 
 describe('draining', () => {
   it('stop() finishes and commits everything it handed out, and nothing more', async () => {
     const topics = await createTestTopics(session.admin, 'drain-stop', 2);
     const ids = Array.from({ length: 400 }, (_, i) => `s${i}`);
-    await fill(topics.input, ids);
+    await session.produceRequests(
+      topics.input,
+      ids.map((id) => echoRequest(id, id)),
+      20,
+    );
     const { pipeline } = await slowPipeline(topics, 20);
     const drains: { reason: string; inFlightLeft: number }[] = [];
     pipeline.events.on('source.drain', (event) => drains.push(event));
@@ -90,7 +79,11 @@ describe('draining', () => {
   it('a rebalance drains the in-flight work and the next owner starts right after it', async () => {
     const topics = await createTestTopics(session.admin, 'drain-rebalance', 2);
     const ids = Array.from({ length: 300 }, (_, i) => `b${i}`);
-    await fill(topics.input, ids);
+    await session.produceRequests(
+      topics.input,
+      ids.map((id) => echoRequest(id, id)),
+      20,
+    );
     const first = await slowPipeline(topics, 15);
     const drains: { reason: string; inFlightLeft: number }[] = [];
     first.pipeline.events.on('source.drain', (event) => drains.push(event));
@@ -102,7 +95,7 @@ describe('draining', () => {
     // A second member joins: the group rebalances and the partitions are split.
     const second = await slowPipeline(topics, 0);
     const secondRun = second.pipeline.run();
-    await waitUntil('every input committed', () => allCommitted(session.admin, topics));
+    await waitUntil('every input committed', () => session.allCommitted(topics));
     await Promise.all([first.pipeline.stop(), second.pipeline.stop()]);
     await Promise.all([firstRun, secondRun]);
 

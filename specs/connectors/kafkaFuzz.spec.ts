@@ -10,7 +10,6 @@ import {
   kafkaPipeline,
 } from '../../connectors/index.ts';
 import {
-  allCommitted,
   createTestTopics,
   echoAnswer,
   echoCatalog,
@@ -105,7 +104,7 @@ describe('kafkaPipeline fuzz', () => {
             process: async (requests) => requests.map(echoAnswer),
           });
           const running = pipeline.run();
-          await waitUntil('every input committed', () => allCommitted(session.admin, topics));
+          await waitUntil('every input committed', () => session.allCommitted(topics));
           await pipeline.stop();
           await running;
 

@@ -12,7 +12,6 @@ import {
   type WireErrorCode,
 } from '../../connectors/index.ts';
 import {
-  allCommitted,
   createTestTopics,
   echoAnswer,
   echoCatalog,
@@ -55,7 +54,7 @@ async function produce(
 async function waitForAllCommitted(topics: TestTopics, timeoutMs = 20_000): Promise<void> {
   await waitUntil(
     'every input offset to be committed',
-    () => allCommitted(session.admin, topics),
+    () => session.allCommitted(topics),
     timeoutMs,
   );
 }

@@ -1,8 +1,19 @@
 /** Helpers for the connector tests that run against the real broker (specs/harness/kafka.ts). */
-import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  Kafka,
+  KafkaMessage,
+  Producer,
+  ProducerConfig,
+} from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import {
   encodeRequest,
+  type KafkaPipeline,
+  type KafkaPipelineOptions,
+  kafkaPipeline,
   topologyCatalog,
   type WireAnswer,
   type WireRequest,
@@ -39,6 +50,22 @@ export interface KafkaSession {
   readonly cleanups: (() => Promise<unknown>)[];
   /** Connects a consumer and a producer together; both disconnect after all tests. */
   connect(consumer: Consumer, producer: Producer): Promise<void>;
+  /**
+   * Produces `requests` (keyed by request id) to `topic`, `perSend` per produce call so the log
+   * holds many record batches, with a producer of its own.
+   */
+  produceRequests(topic: string, requests: readonly WireRequest[], perSend: number): Promise<void>;
+  /** Whether `topics.group` has committed every offset of `topics.input` up to its end. */
+  allCommitted(topics: TestTopics): Promise<boolean>;
+  /**
+   * A pipeline on `topics` (read from the beginning) with a consumer in `topics.group` and a
+   * producer of its own, configured by `clients`, connected here and disconnected after all tests.
+   */
+  pipeline(
+    topics: TestTopics,
+    clients: { consumer: Omit<ConsumerConfig, 'groupId'>; producer?: ProducerConfig },
+    options: Omit<KafkaPipelineOptions, 'consumer' | 'producer' | keyof PipelineTopics>,
+  ): Promise<{ pipeline: KafkaPipeline; consumer: Consumer; producer: Producer }>;
 }
 
 /**
@@ -66,6 +93,13 @@ export function useKafkaSession(clientId: string): KafkaSession {
       throw new Error(`${clientId}: the Kafka session is used before beforeAll`);
     return value;
   };
+  const connect = async (consumer: Consumer, producer: Producer): Promise<void> => {
+    await Promise.all([consumer.connect(), producer.connect()]);
+    cleanups.push(
+      () => consumer.disconnect(),
+      () => producer.disconnect(),
+    );
+  };
   return {
     get kafka() {
       return ready(kafka);
@@ -77,59 +111,59 @@ export function useKafkaSession(clientId: string): KafkaSession {
       return ready(brokers);
     },
     cleanups,
-    async connect(consumer, producer) {
-      await Promise.all([consumer.connect(), producer.connect()]);
-      cleanups.push(
-        () => consumer.disconnect(),
-        () => producer.disconnect(),
-      );
+    connect,
+    async produceRequests(topic, requests, perSend) {
+      const producer = ready(kafka).producer();
+      await producer.connect();
+      try {
+        for (let start = 0; start < requests.length; start += perSend) {
+          await producer.send({
+            topic,
+            messages: requests.slice(start, start + perSend).map((request) => ({
+              key: request.requestId,
+              value: Buffer.from(encodeRequest(request)),
+            })),
+          });
+        }
+      } finally {
+        await producer.disconnect();
+      }
+    },
+    async allCommitted(topics) {
+      const [ends, committed] = await Promise.all([
+        endOffsets(ready(admin), topics.input),
+        committedOffsets(ready(admin), topics.group, topics.input),
+      ]);
+      return [...ends].every(([partition, end]) => committed.get(partition) === end);
+    },
+    async pipeline(topics, clients, options) {
+      const consumer = ready(kafka).consumer({ groupId: topics.group, ...clients.consumer });
+      const producer = ready(kafka).producer(clients.producer);
+      await connect(consumer, producer);
+      const pipeline = kafkaPipeline({ consumer, producer, ...pipelineTopics(topics), ...options });
+      return { pipeline, consumer, producer };
     },
   };
+}
+
+export interface PipelineTopics {
+  inputTopics: string[];
+  outputTopic: string;
+  deadLetterTopic: string;
+  fromBeginning: true;
 }
 
 /**
  * The topic part of `kafkaPipeline` options for `topics`, read from the beginning.
  * @example kafkaPipeline({ consumer, producer, ...pipelineTopics(topics), process })
  */
-export function pipelineTopics(topics: TestTopics): {
-  inputTopics: string[];
-  outputTopic: string;
-  deadLetterTopic: string;
-  fromBeginning: true;
-} {
+export function pipelineTopics(topics: TestTopics): PipelineTopics {
   return {
     inputTopics: [topics.input],
     outputTopic: topics.output,
     deadLetterTopic: topics.deadLetters,
     fromBeginning: true,
   };
-}
-
-/**
- * Produces `requests` (keyed by request id) to `topic`, `perSend` per produce call so the log
- * holds many record batches, with a producer of its own.
- */
-export async function produceRequests(
-  kafka: Kafka,
-  topic: string,
-  requests: readonly WireRequest[],
-  perSend: number,
-): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    for (let start = 0; start < requests.length; start += perSend) {
-      await producer.send({
-        topic,
-        messages: requests.slice(start, start + perSend).map((request) => ({
-          key: request.requestId,
-          value: Buffer.from(encodeRequest(request)),
-        })),
-      });
-    }
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 /** The stand-in agent until the runtime exists: answers with the input text, usage by hand. */
@@ -289,15 +323,6 @@ export async function committedOffsets(
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, string>> {
   const ends = await admin.fetchTopicOffsets(topic);
   return new Map(ends.map(({ partition, high }) => [partition, high]));
-}
-
-/** Whether `topics.group` has committed every offset of `topics.input` up to its end. */
-export async function allCommitted(admin: Admin, topics: TestTopics): Promise<boolean> {
-  const [ends, committed] = await Promise.all([
-    endOffsets(admin, topics.input),
-    committedOffsets(admin, topics.group, topics.input),
-  ]);
-  return [...ends].every(([partition, end]) => committed.get(partition) === end);
 }
 
 /** How many records there are per key (keys as strings; every record must have one). */
