@@ -35,6 +35,8 @@ export interface ConnectorEventMap {
   'transaction.commit': { records: number; durationMs: number };
   /** A transaction was aborted; its outputs are retried. */
   'transaction.abort': { error: unknown };
+  /** A transaction's commit failed half-way (it may have committed): the stream stops. */
+  'transaction.in-doubt': { error: unknown };
 }
 
 export type ConnectorEventName = keyof ConnectorEventMap;
@@ -54,6 +56,11 @@ export interface ConnectorMetrics {
   commitErrors: number;
   pauses: number;
   rewinds: number;
+  /**
+   * Messages read again below an offset this source had already committed (the group handed a
+   * stale position after a rejoin): dropped, their outputs are already written.
+   */
+  alreadyCommitted: number;
   transactions: number;
   transactionAborts: number;
 }
@@ -69,6 +76,7 @@ export function emptyMetrics(): ConnectorMetrics {
     commitErrors: 0,
     pauses: 0,
     rewinds: 0,
+    alreadyCommitted: 0,
     transactions: 0,
     transactionAborts: 0,
   };

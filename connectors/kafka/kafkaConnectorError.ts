@@ -2,8 +2,14 @@
 export type KafkaConnectorErrorCode =
   /** Another producer with the same transactional id took over: this instance must stop. */
   | 'producer_fenced'
-  /** A transaction failed and was aborted (its outputs are retried with the next one). */
+  /** A transaction failed before its commit and was aborted (its outputs go in the next one). */
   | 'transaction_failed'
+  /**
+   * A transaction's commit failed half-way: it may have committed. Only a new producer with the
+   * same transactional id can settle it, so the stream stops (a distributed worker starts a new
+   * Kafka session; a pipeline's `run()` rejects and may be run again).
+   */
+  | 'transaction_in_doubt'
   /** Outputs could not be written after the client's own retries. */
   | 'send_failed'
   /** The consumer stopped on an error it could not recover from. */

@@ -43,6 +43,11 @@ export interface SourceBatch {
 /** Commits "next offset to read" positions. The default uses `consumer.commitOffsets`. */
 export interface OffsetCommitter {
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Runs once before the consumer joins its group, so the committed offsets it is given are
+   * final (a transactional committer settles what an earlier instance left in doubt).
+   */
+  prepare?(): Promise<void>;
 }
 
 export interface KafkaSourceOptions {
@@ -108,6 +113,13 @@ class KafkaSourceImpl implements KafkaSource {
   readonly metrics: ConnectorMetrics;
   private inFlightCount = 0;
   private readonly trackers = new Map<string, Map<number, PartitionOffsets>>();
+  /**
+   * Per `topic/partition`, the highest offset this source has committed. It outlives rebalances:
+   * a rejoin may be handed an older position than ours (a transaction's offsets become visible
+   * only once its markers are written, and kafkajs cannot ask for stable offsets), and what lies
+   * below it is done.
+   */
+  private readonly committedFloor = new Map<string, number>();
   /** Who waits for in-flight messages to fall to a limit (the paused fetch loop, a drain). */
   private readonly inFlightWaiters = new Set<{ limit: number; wake: () => void }>();
   /** The largest limit among the waiters, -1 when none: one comparison per ack. */
@@ -190,6 +202,7 @@ class KafkaSourceImpl implements KafkaSource {
 
   private async start(emit: (batch: SourceBatch) => void): Promise<void> {
     const { consumer, topics } = this.options;
+    await this.committer.prepare?.();
     const joinEvent = consumer.events?.GROUP_JOIN;
     if (joinEvent && consumer.on) {
       consumer.on(joinEvent, (event) => this.onGroupJoin(event.payload.memberAssignment ?? {}));
@@ -231,8 +244,20 @@ class KafkaSourceImpl implements KafkaSource {
   ): Promise<void> {
     const { batch } = payload;
     if (this.stopping || payload.isStale() || batch.messages.length === 0) return;
+    const last = this.trackerFor(batch.topic, batch.partition).lastReceived;
+    const rereading = last === undefined || Number(batch.messages[0]!.offset) <= last;
+    // Where reading starts again (a rejoin, a restart), skip what this source has committed; a
+    // commit in flight may raise that floor, so it is read once the commit is over.
+    if (rereading && this.committing) await this.committing;
+    const floor = this.committedFloor.get(`${batch.topic}/${batch.partition}`) ?? -1;
+    const fresh =
+      rereading && floor >= 0
+        ? batch.messages.filter((m) => Number(m.offset) >= floor)
+        : batch.messages;
+    this.metrics.alreadyCommitted += batch.messages.length - fresh.length;
+    if (fresh.length === 0 || this.stopping) return;
     const tracker = this.trackerFor(batch.topic, batch.partition);
-    const firstOffset = batch.messages[0]!.offset;
+    const firstOffset = fresh[0]!.offset;
     if (tracker.lastReceived !== undefined && Number(firstOffset) <= tracker.lastReceived) {
       // Read again from an earlier offset: whatever was in flight will be redone.
       tracker.rewind();
@@ -243,7 +268,7 @@ class KafkaSourceImpl implements KafkaSource {
         fromOffset: firstOffset,
       }));
     }
-    const messages = batch.messages.map((message) =>
+    const messages = fresh.map((message) =>
       this.sourceMessage(batch.topic, batch.partition, message, tracker),
     );
     this.inFlightCount += messages.length;
@@ -429,7 +454,8 @@ class KafkaSourceImpl implements KafkaSource {
       for (const [topic, partitions] of this.trackers) {
         for (const [partition, tracker] of partitions) {
           const offset = tracker.committable();
-          if (offset !== undefined) {
+          const floor = this.committedFloor.get(`${topic}/${partition}`) ?? -1;
+          if (offset !== undefined && Number(offset) > floor) {
             offsets.push({ topic, partition, offset, epoch: tracker.epoch, tracker });
           }
         }
@@ -443,7 +469,12 @@ class KafkaSourceImpl implements KafkaSource {
       } catch (error) {
         this.metrics.commitErrors++;
         this.events.emit('commit.error', () => ({ error }));
-        if (error instanceof KafkaConnectorError && !error.retriable) {
+        // A transaction whose outcome is unknown must not be retried in place: it may have
+        // committed, and its outputs would be written twice.
+        if (
+          error instanceof KafkaConnectorError &&
+          (!error.retriable || error.code === 'transaction_in_doubt')
+        ) {
           this.fail?.(error);
           return;
         }
@@ -454,7 +485,11 @@ class KafkaSourceImpl implements KafkaSource {
         }
         return;
       }
-      for (const { offset, epoch, tracker } of offsets) tracker.markCommitted(offset, epoch);
+      for (const { topic, partition, offset, epoch, tracker } of offsets) {
+        tracker.markCommitted(offset, epoch);
+        const key = `${topic}/${partition}`;
+        this.committedFloor.set(key, Math.max(Number(offset), this.committedFloor.get(key) ?? 0));
+      }
       this.metrics.commits++;
       this.events.emit('commit', () => ({
         offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),

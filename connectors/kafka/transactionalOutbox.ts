@@ -3,6 +3,12 @@
  * their inputs' offsets (`sendOffsets`). A transaction carries exactly the outputs of the inputs
  * below the offsets it commits, so after a crash the redone inputs are precisely those whose
  * outputs were never committed, and `read_committed` readers see every output once.
+ *
+ * Two things keep that true when Kafka itself fails. A commit that fails half-way may still have
+ * committed, so it is never retried by this producer (`transaction_in_doubt` ends the stream).
+ * And before consuming starts, `prepare` registers the transactional id, which makes the
+ * coordinator finish any transaction an earlier instance left half-committed: only then are the
+ * group's committed offsets final.
  */
 import { type ConnectorEvents, type ConnectorMetrics, emptyMetrics } from './connectorEvents.ts';
 import { KafkaConnectorError } from './kafkaConnectorError.ts';
@@ -94,6 +100,15 @@ export class TransactionalOutbox implements OffsetCommitter {
     list.push({ offset: Number(message.offset), message, records });
   }
 
+  /**
+   * Registers the transactional id (kafkajs does it lazily, at the first transaction). This fences
+   * earlier instances, and returns only once the transaction they left is committed or aborted.
+   */
+  async prepare(): Promise<void> {
+    const empty = await this.options.producer.transaction!();
+    await empty.abort(); // nothing was sent: no request reaches the broker
+  }
+
   /** One transaction: the outputs of every input below `offsets`, then the offsets themselves. */
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.dropStale();
@@ -121,6 +136,7 @@ export class TransactionalOutbox implements OffsetCommitter {
     }
     const began = Date.now();
     let transaction: KafkaLikeTransaction | undefined;
+    let committing = false;
     try {
       transaction = await this.options.producer.transaction!();
       if (byTopic.size > 0) await transaction.sendBatch({ topicMessages: [...byTopic.values()] });
@@ -134,11 +150,10 @@ export class TransactionalOutbox implements OffsetCommitter {
         ...this.options.offsetsTarget,
         topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
       });
+      committing = true;
       await transaction.commit();
     } catch (error) {
-      await transaction?.abort().catch(() => undefined);
-      this.metrics.transactionAborts++;
-      this.events?.emit('transaction.abort', () => ({ error }));
+      const reason = error instanceof Error ? error.message : String(error);
       if (isFenced(error)) {
         throw new KafkaConnectorError(
           'producer_fenced',
@@ -147,12 +162,21 @@ export class TransactionalOutbox implements OffsetCommitter {
           { cause: error },
         );
       }
-      throw new KafkaConnectorError(
-        'transaction_failed',
-        `transaction aborted: ${error instanceof Error ? error.message : String(error)}`,
-        true,
-        { cause: error },
-      );
+      if (committing) {
+        this.events?.emit('transaction.in-doubt', () => ({ error }));
+        throw new KafkaConnectorError(
+          'transaction_in_doubt',
+          `the transaction's commit failed and may have gone through: ${reason}`,
+          true,
+          { cause: error },
+        );
+      }
+      await transaction?.abort().catch(() => undefined);
+      this.metrics.transactionAborts++;
+      this.events?.emit('transaction.abort', () => ({ error }));
+      throw new KafkaConnectorError('transaction_failed', `transaction aborted: ${reason}`, true, {
+        cause: error,
+      });
     }
     for (const { key, entries } of taken) {
       const rest = (this.pending.get(key) ?? []).filter((entry) => !entries.has(entry));

@@ -240,7 +240,7 @@ describe('a broker restart mid-run (a broker of its own)', () => {
       console.log(
         `${guarantee}: broker restart after ${answeredAtFault} of ${REQUESTS} answers, down ` +
           `${downMs.toFixed(0)} ms; ${result.duplicateAnswers} duplicate answers; Kafka sessions ` +
-          `restarted per worker: ${[...deployment.workers.values()].map((w) => `${w.agent} ${w.last?.metrics?.['sessionRestarts']}`).join(', ')}; ` +
+          `restarted per worker: ${[...deployment.workers.values()].map((w) => `${w.agent} ${w.last?.metrics?.['sessionRestarts']} (${(w.last?.metrics?.['source'] as { alreadyCommitted?: number } | undefined)?.alreadyCommitted} committed records read again)`).join(', ')}; ` +
           `${(performance.now() - began).toFixed(0)} ms in all`,
       );
       expect(answeredAtFault).toBeLessThan(REQUESTS);

@@ -257,10 +257,7 @@ export async function readTopic(
   topic: string,
   options: { readCommitted: boolean; timeoutMs?: number },
 ): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  const ends = await topicEnds(kafka, topic);
   const remaining = new Map<number, bigint>();
   for (const { partition, high } of ends) {
     if (BigInt(high) > 0n) remaining.set(partition, BigInt(high) - 1n);
@@ -307,6 +304,27 @@ export async function readTopic(
     await consumer.disconnect();
   }
   return records;
+}
+
+/**
+ * The partitions' ends, asked again while the broker says it is not ready (after a broker
+ * restart, the client's metadata can point at a leader that is still loading).
+ */
+async function topicEnds(kafka: Kafka, topic: string) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (error) {
+        if ((error as { retriable?: boolean }).retriable !== true || attempt === 20) throw error;
+        await sleep(250);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Committed offsets of `group` on `topic`, by partition (-1 = none). */
