@@ -5,7 +5,6 @@
  * agent (they share the agent's consumer group). `topics` creates the topology's topics, `submit`
  * writes questions to its requests topic and prints the answers as `run` does.
  */
-import { randomBytes } from 'node:crypto';
 import type { TopologyIR } from '../../dsl/ir.ts';
 import { loadConfig } from '../config.ts';
 import { CliError, EXIT_CODES, type ExitCode } from '../errors.ts';
@@ -309,12 +308,6 @@ export async function submit(
     );
   }
   const { submitRequests } = await import('../../connectors/distributed/index.ts');
-  // Workers take a request id they have handled before for a redelivery and skip it, so each
-  // submission sends its questions under ids of their own, `<id>@<submission>`; answers are shown
-  // under the questions' ids.
-  const submission = randomBytes(4).toString('hex');
-  const questionIds = new Map(questions.map((q) => [`${q.id}@${submission}`, q.id]));
-  const questionId = (requestId: string) => questionIds.get(requestId) ?? requestId;
   const wait = options.wait !== false;
   const bar = wait ? out.progress(questions.length, 'answers') : undefined;
   let received = 0;
@@ -324,31 +317,29 @@ export async function submit(
     result = await submitRequests({
       ir,
       brokers: options.brokers,
-      requests: questions.map((q) => ({ requestId: `${q.id}@${submission}`, input: q.text })),
+      // Sent as `<id>@<submission>` (workers skip ids they have seen), answered under `<id>`.
+      requests: questions.map((q) => ({ requestId: q.id, input: q.text })),
       wait,
       kafkaConfig: await kafkaLogs(out.verbose),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.topicPrefix !== undefined ? { topicPrefix: options.topicPrefix } : {}),
-      onAnswer: (answer) => bar?.update(++received, questionId(answer.requestId)),
+      onAnswer: (answer) => bar?.update(++received, answer.requestId),
     });
   } finally {
     bar?.stop();
   }
   const wallMs = performance.now() - started;
   const order = new Map(questions.map((q, i) => [q.id, i]));
-  const answers = result.answers
-    .map((a) => ({ ...a, requestId: questionId(a.requestId) }))
-    .sort((a, b) => order.get(a.requestId)! - order.get(b.requestId)!);
+  const answers = [...result.answers].sort(
+    (a, b) => order.get(a.requestId)! - order.get(b.requestId)!,
+  );
   const failed = answers.filter((a) => a.error !== undefined).length;
-  const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => ({
-    ...record,
-    requestId: questionId(record.requestId),
-  }));
-  const missing = result.missing.map(questionId);
+  const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => record);
+  const missing = result.missing;
   if (out.json) {
     out.emit({
       topology: ir.name,
-      submission,
+      submission: result.submission,
       topics: result.topics,
       answers: answers.map((a) => ({ ...a, totals: answerTotals(a) })),
       deadLetters,
@@ -358,7 +349,7 @@ export async function submit(
     });
   } else if (!wait) {
     out.print(
-      `${questions.length} request(s) written to ${result.topics.requests}, as <id>@${submission}`,
+      `${questions.length} request(s) written to ${result.topics.requests}, as <id>@${result.submission}`,
     );
   } else {
     printAnswers(answers, questions, out, options.usage === true);

@@ -40,6 +40,13 @@ export interface SubmitRequestsOptions {
   topicPrefix?: string;
   /** Default 1, as the workers'. */
   topologyVersion?: number;
+  /**
+   * Sends each request as `<requestId>@<submission>`, a fresh random tag by default; `false` sends
+   * the ids as given. Workers skip an id they have handled before, taking it for a redelivery, so
+   * without a tag a request id submitted again would never be answered. Answers, dead letters
+   * and missing ids come back under the ids given.
+   */
+  submission?: string | false;
   /** Wait for the answers. Default true; false: write the requests and return. */
   wait?: boolean;
   /** Longest wait for the answers, in ms. Default 60 s. */
@@ -53,8 +60,10 @@ export interface SubmitRequestsOptions {
 }
 
 export interface SubmitResult {
-  /** The requests as written (ids filled in), in the order given. */
+  /** The requests as written to Kafka (ids filled in and tagged), in the order given. */
   requests: WireRequest[];
+  /** The tag of this submission's ids on the wire, or undefined when they were sent untagged. */
+  submission: string | undefined;
   /** The first answer of each answered request, in the order they arrived. */
   answers: WireAnswer[];
   /** Dead letters about the requests (a request may have an answer and dead letters). */
@@ -75,8 +84,15 @@ export interface SubmitResult {
 export async function submitRequests(options: SubmitRequestsOptions): Promise<SubmitResult> {
   const ir = checkedIR(options.ir);
   const topics = distributedTopics(ir, options.topicPrefix);
-  const requests: WireRequest[] = options.requests.map((r) => ({
-    requestId: r.requestId ?? randomUUID(),
+  const submission =
+    options.submission === false ? undefined : (options.submission ?? randomUUID().slice(0, 8));
+  const given = options.requests.map((r) => r.requestId ?? randomUUID());
+  const onWire = (id: string) => (submission === undefined ? id : `${id}@${submission}`);
+  /** A wire id back to the id given (ids of other submissions pass unchanged). */
+  const givenIds = new Map(given.map((id) => [onWire(id), id]));
+  const givenId = (id: string) => givenIds.get(id) ?? id;
+  const requests: WireRequest[] = options.requests.map((r, i) => ({
+    requestId: onWire(given[i]!),
     topologyId: ir.name,
     topologyVersion: options.topologyVersion ?? 1,
     input: r.input,
@@ -91,6 +107,7 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     options.kafka ?? distributedKafka(options.brokers, 'rmas-submit', options.kafkaConfig);
   const result: SubmitResult = {
     requests,
+    submission,
     answers: [],
     deadLetters: [],
     missing: [],
@@ -98,7 +115,9 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     topics,
   };
   const wait = options.wait ?? true;
-  const collector = wait ? await startCollecting(kafka, topics, ids, result, options) : undefined;
+  const collector = wait
+    ? await startCollecting(kafka, topics, ids, result, { ...options, givenId })
+    : undefined;
   try {
     const producer = kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -127,7 +146,7 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     ...result.answers.map((a) => a.requestId),
     ...result.deadLetters.map((d) => d.requestId),
   ]);
-  result.missing = wait ? requests.map((r) => r.requestId).filter((id) => !settled.has(id)) : [];
+  result.missing = wait ? given.filter((id) => !settled.has(id)) : [];
   return result;
 }
 
@@ -146,7 +165,7 @@ async function startCollecting(
   topics: DistributedTopics,
   ids: ReadonlySet<string>,
   result: SubmitResult,
-  options: SubmitRequestsOptions,
+  options: SubmitRequestsOptions & { givenId: (wireId: string) => string },
 ): Promise<Collector> {
   const admin = kafka.admin();
   await admin.connect();
@@ -182,14 +201,15 @@ async function startCollecting(
         return;
       }
       answered.add(answer.requestId);
-      result.answers.push(answer);
-      options.onAnswer?.(answer);
+      const named = { ...answer, requestId: options.givenId(answer.requestId) };
+      result.answers.push(named);
+      options.onAnswer?.(named);
       settle(answer.requestId);
     } else {
       const record = safely(() => decodeErrorRecord(message.value!));
       const id = record?.requestId || message.key?.toString() || '';
       if (record === undefined || !ids.has(id)) return;
-      const named = { ...record, requestId: id };
+      const named = { ...record, requestId: options.givenId(id) };
       result.deadLetters.push(named);
       options.onDeadLetter?.(named);
       settle(id);

@@ -151,8 +151,15 @@ function expectReferenceAnswers(result: SubmitResult, deployment: Deployment): v
   expect(differs.slice(0, 3)).toEqual([]);
 }
 
-/** Read_committed: every answer once, and exactly the hand-offs the rounds make, each once. */
-async function expectExactlyOnce(kafka: Kafka, topics: DistributedTopics): Promise<void> {
+/**
+ * Read_committed: every answer once, and exactly the hand-offs the rounds make, each once. On the
+ * wire a request's id is `<requestId>@<submission>`.
+ */
+async function expectExactlyOnce(
+  kafka: Kafka,
+  topics: DistributedTopics,
+  submission: string | undefined,
+): Promise<void> {
   const keysOf = async (topic: string) =>
     (await readTopic(kafka, topic, { readCommitted: true, timeoutMs: 60_000 })).map(({ message }) =>
       message.key!.toString(),
@@ -160,7 +167,9 @@ async function expectExactlyOnce(kafka: Kafka, topics: DistributedTopics): Promi
   const once = (keys: string[], times: number) => {
     const counts = new Map<string, number>();
     for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
-    return questions.filter((q) => counts.get(q.requestId) !== times).map((q) => q.requestId);
+    return questions
+      .map((q) => `${q.requestId}@${submission}`)
+      .filter((id) => counts.get(id) !== times);
   };
   // Per request: one answer; round 2 feedback to each specialist; both specialists, both rounds,
   // to the summarizer.
@@ -205,7 +214,7 @@ for (const [guarantee, victim] of [
     expectReferenceAnswers(result, deployment);
     if (guarantee === 'exactly-once') {
       expect(result.duplicateAnswers).toBe(0);
-      await expectExactlyOnce(kafka, deployment.topics);
+      await expectExactlyOnce(kafka, deployment.topics, result.submission);
     }
   }, 240_000);
 }
@@ -248,7 +257,7 @@ describe('a broker restart mid-run (a broker of its own)', () => {
       expectReferenceAnswers(result, deployment);
       if (guarantee === 'exactly-once') {
         expect(result.duplicateAnswers).toBe(0);
-        await expectExactlyOnce(kafka, deployment.topics);
+        await expectExactlyOnce(kafka, deployment.topics, result.submission);
       }
     }, 300_000);
   }
