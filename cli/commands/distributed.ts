@@ -335,7 +335,7 @@ export async function submit(
   );
   const failed = answers.filter((a) => a.error !== undefined).length;
   const deadLetters = result.deadLetters.map(({ original: _original, ...record }) => record);
-  const missing = result.missing;
+  const { missing } = result;
   if (out.json) {
     out.emit({
       topology: ir.name,

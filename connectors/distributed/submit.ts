@@ -88,9 +88,11 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     options.submission === false ? undefined : (options.submission ?? randomUUID().slice(0, 8));
   const given = options.requests.map((r) => r.requestId ?? randomUUID());
   const onWire = (id: string) => (submission === undefined ? id : `${id}@${submission}`);
-  /** A wire id back to the id given (ids of other submissions pass unchanged). */
-  const givenIds = new Map(given.map((id) => [onWire(id), id]));
-  const givenId = (id: string) => givenIds.get(id) ?? id;
+  /** This submission's ids: on the wire, and as given. */
+  const ids = new Map(given.map((id) => [onWire(id), id]));
+  if (ids.size !== given.length) {
+    throw new DistributedError('invalid_options', 'two requests share a request id');
+  }
   const requests: WireRequest[] = options.requests.map((r, i) => ({
     requestId: onWire(given[i]!),
     topologyId: ir.name,
@@ -99,10 +101,6 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     metadata: r.metadata ?? {},
     deadlineUnixMs: r.deadlineUnixMs ?? 0,
   }));
-  const ids = new Set(requests.map((r) => r.requestId));
-  if (ids.size !== requests.length) {
-    throw new DistributedError('invalid_options', 'two requests share a request id');
-  }
   const kafka =
     options.kafka ?? distributedKafka(options.brokers, 'rmas-submit', options.kafkaConfig);
   const result: SubmitResult = {
@@ -115,9 +113,7 @@ export async function submitRequests(options: SubmitRequestsOptions): Promise<Su
     topics,
   };
   const wait = options.wait ?? true;
-  const collector = wait
-    ? await startCollecting(kafka, topics, ids, result, { ...options, givenId })
-    : undefined;
+  const collector = wait ? await startCollecting(kafka, topics, ids, result, options) : undefined;
   try {
     const producer = kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -163,9 +159,10 @@ interface Collector {
 async function startCollecting(
   kafka: Kafka,
   topics: DistributedTopics,
-  ids: ReadonlySet<string>,
+  /** Wire id -> the id given. */
+  ids: ReadonlyMap<string, string>,
   result: SubmitResult,
-  options: SubmitRequestsOptions & { givenId: (wireId: string) => string },
+  options: SubmitRequestsOptions,
 ): Promise<Collector> {
   const admin = kafka.admin();
   await admin.connect();
@@ -201,7 +198,7 @@ async function startCollecting(
         return;
       }
       answered.add(answer.requestId);
-      const named = { ...answer, requestId: options.givenId(answer.requestId) };
+      const named = { ...answer, requestId: ids.get(answer.requestId)! };
       result.answers.push(named);
       options.onAnswer?.(named);
       settle(answer.requestId);
@@ -209,7 +206,7 @@ async function startCollecting(
       const record = safely(() => decodeErrorRecord(message.value!));
       const id = record?.requestId || message.key?.toString() || '';
       if (record === undefined || !ids.has(id)) return;
-      const named = { ...record, requestId: options.givenId(id) };
+      const named = { ...record, requestId: ids.get(id)! };
       result.deadLetters.push(named);
       options.onDeadLetter?.(named);
       settle(id);
